@@ -1,0 +1,217 @@
+"""The ``ecoop`` command group (built on Flask's): demo, serve, worker, harvest, clusters, db.
+
+Exit codes: 0 ok, 1 problems found (invalid file, a source failed), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask import current_app
+from flask.cli import FlaskGroup
+from flask.cli import with_appcontext
+from werkzeug.serving import make_server
+
+from hub import create_app
+from hub import db as hub_db
+from hub import index
+from hub import scheduler
+from hub.harvest import Harvester
+from hub.harvest import RunSummary
+from hub.registry import RegistryError
+from hub.registry import Watcher
+from hub.registry import load
+
+DEMO_REGISTRY = Path("config/demo.yaml")
+
+
+@click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False,
+             load_dotenv=False, set_debug_flag=False)
+def main() -> None:
+    """e-cooperation hub: harvest cluster offers into one index and serve the federation site."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+# --- clusters -----------------------------------------------------------------------
+
+
+@main.group()
+def clusters() -> None:
+    """Inspect the cluster registry (config/clusters.yaml)."""
+
+
+@clusters.command("check")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+def clusters_check(file: Path | None) -> None:
+    """Validate FILE (default: ECOOP_REGISTRY); exit 1 naming file, line and field."""
+    path = file or Path(os.environ.get("ECOOP_REGISTRY", "config/clusters.yaml"))
+    try:
+        registry = load(path)
+    except RegistryError as e:
+        for problem in e.problems:
+            click.echo(problem, err=True)
+        sys.exit(1)
+    click.echo(f"{path}: ok, {len(registry.clusters)} clusters, {len(registry.sources)} sources")
+    for source in registry.sources:
+        minutes = int(source.interval.total_seconds() // 60)
+        click.echo(f"  {source.key:<32} {source.type:<8} every {minutes:>4} min  {source.url}")
+
+
+# --- db -----------------------------------------------------------------------------
+
+
+@main.group("db")
+def db_group() -> None:
+    """Database schema."""
+
+
+@db_group.command("upgrade")
+@with_appcontext
+def db_upgrade() -> None:
+    """Apply pending migrations to DATABASE_URL."""
+    engine = current_app.extensions["ecoop.engine"]
+    hub_db.upgrade(engine)
+    click.echo(f"database at revision {hub_db.current_revision(engine)}")
+
+
+# --- harvesting ---------------------------------------------------------------------
+
+
+def _sync_registry(app: Flask) -> None:
+    path = Path(app.config["ECOOP_REGISTRY"])
+    try:
+        registry = load(path)
+    except RegistryError as e:
+        for problem in e.problems:
+            click.echo(problem, err=True)
+        sys.exit(1)
+    with app.extensions["ecoop.sessions"]() as session:
+        index.sync_registry(session, registry, scheduler.utcnow())
+
+
+def make_harvester(app: Flask, *, watch: bool = False) -> Harvester:
+    """A Harvester on the app's database; ``watch`` reloads the registry on each tick."""
+    from connectors.http import HttpLimits
+    from connectors.http import make_http
+
+    limits = HttpLimits(
+        connect_timeout=app.config["ECOOP_FETCH_CONNECT_TIMEOUT"],
+        read_timeout=app.config["ECOOP_FETCH_READ_TIMEOUT"],
+        max_bytes=app.config["ECOOP_FETCH_MAX_BYTES"],
+    )
+    watcher = Watcher(app.config["ECOOP_REGISTRY"]) if watch else None
+    return Harvester(app.extensions["ecoop.sessions"], make_http(), limits=limits,
+                     registry_loader=watcher.poll if watcher else None)
+
+
+def print_summaries(summaries: list[RunSummary]) -> None:
+    click.echo(f"{'source':<34} {'status':<13} {'new':>5} {'updated':>8} {'unchanged':>10}  error")
+    for s in summaries:
+        click.echo(f"{s.source:<34} {s.status:<13} {s.new:>5} {s.updated:>8} {s.unchanged:>10}"
+                   f"  {s.error or ''}")
+
+
+@main.command()
+@click.option("--cluster", "cluster", help="Only the sources of this cluster (slug).")
+@click.option("--source", "source", help="Only this source (cluster/id).")
+@with_appcontext
+def harvest(cluster: str | None, source: str | None) -> None:
+    """Harvest every source once, now, and print a per-source summary."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    logging.getLogger("hub").setLevel(logging.WARNING)  # the table below says it all
+    _sync_registry(app)
+    with app.extensions["ecoop.sessions"]() as session:
+        keys = [s.key for s in index.list_sources(session)
+                if (cluster is None or s.cluster.slug == cluster)
+                and (source is None or s.key == source)]
+    if not keys:
+        raise click.UsageError("no configured source matches --cluster/--source")
+    summaries = make_harvester(app).run(due_only=False, keys=keys)
+    print_summaries(summaries)
+    skipped = len(keys) - len(summaries)
+    if skipped:
+        click.echo(f"{skipped} source(s) skipped: being harvested by another process")
+    sys.exit(1 if any(s.status == "error" for s in summaries) else 0)
+
+
+@main.command()
+@with_appcontext
+def worker() -> None:
+    """Run only the harvest scheduler (production: next to gunicorn web processes)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    harvester = make_harvester(app, watch=True)
+    sched = scheduler.start(harvester.tick, app.config["ECOOP_TICK_SECONDS"])
+    click.echo("worker running; Ctrl+C to stop")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sched.shutdown(wait=True)
+
+
+def _serve(app: Flask, host: str, port: int, *, with_scheduler: bool) -> None:
+    sched = None
+    if with_scheduler:
+        sched = scheduler.start(make_harvester(app, watch=True).tick,
+                                app.config["ECOOP_TICK_SECONDS"])
+    server = make_server(host, port, app, threaded=True)
+    click.echo(f"e-cooperation hub: open http://{host}:{server.server_port}/", color=False)
+    sys.stdout.flush()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        if sched is not None:
+            sched.shutdown(wait=False)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-scheduler", is_flag=True, help="Serve pages only; harvest elsewhere.")
+@with_appcontext
+def serve(host: str, port: int, no_scheduler: bool) -> None:
+    """Apply migrations, then serve the site with the harvest scheduler (embedded default)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    hub_db.upgrade(app.extensions["ecoop.engine"])
+    _sync_registry(app)
+    _serve(app, host, port,
+           with_scheduler=app.config["ECOOP_SCHEDULER"] and not no_scheduler)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int,
+              help="Port of the hub (0: any free port).")
+@click.option("--sites-port", default=8401, show_default=True, type=int,
+              help="Port of the sample member sites (0: any free port).")
+@click.option("--registry", default=DEMO_REGISTRY, show_default=True,
+              type=click.Path(dir_okay=False, path_type=Path))
+def demo(host: str, port: int, sites_port: int, registry: Path) -> None:
+    """Run everything offline: sample member sites, a harvest, and the site."""
+    from feeds.samples import SampleSites
+
+    sites = SampleSites(port=sites_port).start()
+    os.environ["ECOOP_DEMO_SITES"] = sites.base_url
+    os.environ.setdefault("DATABASE_URL", f"sqlite:///{Path('ecoop-demo.sqlite3').resolve()}")
+    app = create_app({"ECOOP_REGISTRY": str(registry)})
+    click.echo(f"sample member sites on {sites.base_url}/ (database {app.config['DATABASE_URL']})")
+    with app.app_context():
+        hub_db.upgrade(app.extensions["ecoop.engine"])
+        _sync_registry(app)
+        print_summaries(make_harvester(app).run(due_only=False))
+    try:
+        _serve(app, host, port, with_scheduler=True)
+    finally:
+        sites.stop()

@@ -1,0 +1,85 @@
+"""RawItem -> OfferData: kind, language, sanitised body, dates and content hash.
+
+Pure: no network, no database, no clock (``now`` is passed in).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from datetime import datetime
+
+from connectors.base import RawItem
+from connectors.base import Source
+from hub.kinds import OfferKind
+from hub.text import fold
+from hub.text import html_to_text
+from hub.text import is_http_url
+from hub.text import sanitize_html
+from hub.text import squash
+
+@dataclasses.dataclass(frozen=True)
+class OfferData:
+    """An offer ready for the index: what ``index.upsert_offers`` writes."""
+
+    guid: str
+    kind: OfferKind
+    title: str
+    body_html: str
+    body_text: str
+    language: str | None
+    url: str | None
+    categories: tuple[str, ...]
+    published_at: datetime
+    updated_at: datetime | None
+    content_hash: str
+    search_text: str
+
+
+def to_offer(source: Source, item: RawItem, now: datetime) -> OfferData:
+    """Normalise one raw item of ``source``.
+
+    A date in the future is clamped to ``now`` so it cannot pin itself to the top.
+    """
+    title = squash(html_to_text(item.title)) or (item.link or item.guid)
+    body_html = sanitize_html(item.content or item.summary or "")
+    body_text = html_to_text(body_html)
+    categories = tuple(dict.fromkeys(squash(c) for c in item.categories if squash(c)))
+    published = min(item.published or item.updated or now, now)
+    updated = min(item.updated, now) if item.updated else None
+    language = item.language or source.options.get("language")
+    kind = _kind(source, categories)
+    digest = hashlib.sha256(
+        json.dumps(
+            [title, body_html, item.link, categories, language, kind.value],
+            ensure_ascii=False,
+        ).encode()
+    ).hexdigest()
+    return OfferData(
+        guid=item.guid,
+        kind=kind,
+        title=title,
+        body_html=body_html,
+        body_text=body_text,
+        language=language,
+        url=item.link if is_http_url(item.link) else None,
+        categories=categories,
+        published_at=published,
+        updated_at=updated,
+        content_hash=digest,
+        search_text=fold(" ".join([title, " ".join(categories), body_text])),
+    )
+
+
+def _kind(source: Source, categories: tuple[str, ...]) -> OfferKind:
+    """The first category the source's ``kind_by_category`` maps, else its ``kind``.
+
+    Real feeds mix news, offers and jobs; the YAML says which category is which.
+    """
+    by_category = {fold(k): v for k, v in source.options.get("kind_by_category", {}).items()}
+    for category in categories:
+        kind = by_category.get(fold(category))
+        if kind is not None:
+            return OfferKind(kind)
+    return OfferKind(source.options.get("kind", OfferKind.BUSINESS_OFFER))

@@ -1,0 +1,68 @@
+"""Text helpers shared by normalising and searching: folding, HTML to text, sanitising.
+
+Pure: no network, no database, no clock.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from urllib.parse import urlsplit
+
+import lxml.html
+import nh3
+
+# Letters NFKD does not decompose (ł is a letter of its own, not l + accent).
+_EXTRA = str.maketrans(
+    {"ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ø": "o", "Ø": "O", "ß": "ss",
+     "æ": "ae", "Æ": "AE", "ı": "i", "ħ": "h"}
+)
+_SPACE = re.compile(r"\s+")
+
+ALLOWED_TAGS = {
+    "p", "br", "b", "strong", "i", "em", "u", "ul", "ol", "li", "a", "h3", "h4",
+    "blockquote", "table", "thead", "tbody", "tr", "th", "td",
+}
+
+
+def fold(text: str) -> str:
+    """Case- and accent-blind form for search: ``fold("Łódź Spółka")`` is ``"lodz spolka"``."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(_EXTRA))
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def sanitize_html(html: str) -> str:
+    """Keep structure and links, drop scripts, styles, handlers and unsafe URL schemes."""
+    return nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes={"a": {"href", "title"}},
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener nofollow ugc",
+    ).strip()
+
+
+def html_to_text(html: str) -> str:
+    """Visible text of an HTML fragment, whitespace collapsed."""
+    if not html or not html.strip():
+        return ""
+    if "<" not in html and "&" not in html:
+        return squash(html)
+    try:
+        fragment = lxml.html.fragment_fromstring(html, create_parent="div")
+    except Exception:  # lxml raises several types on junk; plain text is still useful
+        return squash(nh3.clean(html, tags=set()))
+    for block in fragment.iter("p", "li", "br", "div", "h1", "h2", "h3", "h4", "tr"):
+        block.tail = " " + (block.tail or "")
+    return squash(fragment.text_content())
+
+
+def is_http_url(url: str | None) -> bool:
+    """True for an absolute http(s) URL: the only links the site renders as links."""
+    return bool(url) and urlsplit(url.strip()).scheme.lower() in {"http", "https"} and bool(
+        urlsplit(url.strip()).netloc
+    )
+
+
+def squash(text: str) -> str:
+    return _SPACE.sub(" ", text).strip()

@@ -1,0 +1,55 @@
+"""The federation site: languages in the URL, Babel, blueprints and template helpers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from flask import g
+from flask import redirect
+from flask import request
+from flask import url_for
+from flask_babel import Babel
+from flask_babel import format_date
+from flask_babel import format_datetime
+from werkzeug.wrappers import Response
+
+from hub.registry import UI_LANGUAGES
+from hub.web import labels
+from hub.web.pages import bp as pages_bp
+
+LANGUAGE_NAMES = {"pl": "Polski", "lt": "Lietuvių", "en": "English"}
+
+
+def init_app(app: Flask) -> None:
+    Babel(app, locale_selector=current_language,
+          default_translation_directories="translations")
+    app.register_blueprint(pages_bp)
+    app.add_url_rule("/", "root", _root)
+    app.jinja_env.globals.update(
+        ui_languages=UI_LANGUAGES,
+        language_names=LANGUAGE_NAMES,
+        url_in_language=url_in_language,
+        labels=labels,
+    )
+    app.jinja_env.filters["date"] = format_date
+    app.jinja_env.filters["datetime"] = format_datetime
+
+
+def best_language() -> str:
+    return request.accept_languages.best_match(UI_LANGUAGES) or "en"
+
+
+def current_language() -> str:
+    return str(g.get("lang") or best_language())
+
+
+def url_in_language(lang: str, **changes: Any) -> str:
+    """This page in another language, with the same query (the language switch)."""
+    args: dict[str, Any] = {**(request.view_args or {}), **request.args.to_dict(), **changes}
+    args["lang"] = lang
+    return url_for(request.endpoint or "pages.home", **args)
+
+
+def _root() -> Response:
+    return redirect(url_for("pages.home", lang=best_language()))

@@ -1,0 +1,140 @@
+"""Fixtures: databases (SQLite and PostgreSQL, schema from the migrations), the app,
+the sample member sites on loopback, and headless Chromium for browser tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import uuid
+from collections.abc import Callable
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import sqlalchemy as sa
+from click.testing import Result
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.serving import make_server
+
+from feeds.samples import SampleSites
+from hub import create_app
+from hub import db as hub_db
+from hub.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-quic"]
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    return DATA
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    url = os.environ.get("ECOOP_TEST_PG_URL")
+    if not url:
+        if os.environ.get("ECOOP_REQUIRE_PG"):
+            pytest.fail("ECOOP_REQUIRE_PG is set but ECOOP_TEST_PG_URL is not")
+        pytest.skip("PostgreSQL tests need ECOOP_TEST_PG_URL (see README)")
+    return url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a PostgreSQL schema of its own."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'index.sqlite3'}"
+        return
+    base = request.getfixturevalue("pg_url")
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(base)
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in base else "?"
+    yield f"{base}{separator}options={quote(f'-csearch_path={schema}')}"
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[sa.Engine]:
+    engine = hub_db.make_engine(db_url)
+    hub_db.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: sa.Engine) -> hub_db.sessionmaker[hub_db.Session]:
+    return hub_db.make_sessionmaker(engine)
+
+
+@pytest.fixture(scope="session")
+def sample_sites() -> Iterator[SampleSites]:
+    with SampleSites() as sites:
+        yield sites
+
+
+@pytest.fixture
+def demo_registry(sample_sites: SampleSites, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The demo registry (real clusters, sources on the sample sites)."""
+    monkeypatch.setenv("ECOOP_DEMO_SITES", sample_sites.base_url)
+    return ROOT / "config" / "demo.yaml"
+
+
+@pytest.fixture
+def app(db_url: str, engine: sa.Engine, demo_registry: Path) -> Iterator[Flask]:
+    app = create_app({"DATABASE_URL": db_url, "ECOOP_REGISTRY": str(demo_registry),
+                      "ECOOP_SCHEDULER": False, "TESTING": True})
+    yield app
+    app.extensions["ecoop.engine"].dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def ecoop(app: Flask) -> Callable[..., Result]:
+    """Run an ``ecoop`` command against the test app: ``ecoop("harvest", "--cluster", "x")``."""
+
+    def invoke(*args: str) -> Result:
+        return app.test_cli_runner().invoke(main, list(args))
+
+    return invoke
+
+
+@pytest.fixture
+def harvested_app(app: Flask, ecoop: Callable[..., Result]) -> Flask:
+    """The app after one harvest of both sample member sites."""
+    result = ecoop("harvest")
+    assert result.exit_code == 0, result.output
+    return app
+
+
+@pytest.fixture
+def live_server(harvested_app: Flask) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, harvested_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:  # type: ignore[type-arg]
+    if not shutil.which(CHROMIUM):
+        if os.environ.get("ECOOP_REQUIRE_BROWSER"):
+            pytest.fail(f"ECOOP_REQUIRE_BROWSER is set but {CHROMIUM} is missing")
+        pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM}")
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}

@@ -1,0 +1,199 @@
+"""Harvest runs into SQLite and PostgreSQL from loopback member sites."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from click.testing import Result
+from flask import Flask
+from pytest_httpserver import HTTPServer
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
+
+from connectors.http import make_http
+from hub import index
+from hub.harvest import Harvester
+from hub.models import Cluster
+from hub.models import HarvestRun
+from hub.models import Offer
+from hub.models import Source
+from hub.registry import load
+
+DATA = Path(__file__).resolve().parent / "data"
+RSS = (DATA / "rss" / "basic.xml").read_bytes()
+ATOM = (DATA / "atom" / "basic.atom").read_bytes()
+T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self, now: datetime = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def setup_registry(tmp_path: Path, sessions: sessionmaker[Session], urls: dict[str, str],
+                   clock: Clock) -> None:
+    sources = "".join(
+        f"      - id: {name}\n        type: rss\n        url: {url}\n        interval: 1h\n"
+        for name, url in urls.items())
+    path = tmp_path / "clusters.yaml"
+    path.write_text(
+        "clusters:\n  - slug: metal\n    name: {pl: Metal, lt: Metalas, en: Metal}\n"
+        "    country: PL\n    sector: metalworking\n    homepage: https://metalklaster.pl/\n"
+        f"    languages: [pl]\n    sources:\n{sources}", encoding="utf-8")
+    with sessions() as db:
+        index.sync_registry(db, load(path), clock())
+
+
+def offers(sessions: sessionmaker[Session]) -> list[Offer]:
+    with sessions() as db:
+        return list(db.scalars(sa.select(Offer).order_by(Offer.guid)))
+
+
+def runs(sessions: sessionmaker[Session]) -> list[HarvestRun]:
+    with sessions() as db:
+        return list(db.scalars(sa.select(HarvestRun).order_by(HarvestRun.id)))
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def harvester(sessions: sessionmaker[Session], clock: Clock) -> Harvester:
+    return Harvester(sessions, make_http(), clock=clock, owner="test")
+
+
+def test_harvest_fills_the_index_from_both_sample_sites(harvested_app: Flask) -> None:
+    with harvested_app.extensions["ecoop.sessions"]() as db:
+        per_cluster = dict(db.execute(
+            sa.select(Cluster.slug, sa.func.count()).join(Offer, Offer.cluster_id == Cluster.id)
+            .group_by(Cluster.slug)).all())
+        kinds = {o.title: o.kind for o in db.scalars(sa.select(Offer))}
+        languages = set(db.scalars(sa.select(Offer.language)))
+    assert per_cluster == {"metalklaster": 10, "medienospartneriai": 10}
+    assert kinds["Spawacz MIG/MAG – Ełk"] == "job-offer"
+    assert kinds["Technolog produkcji szuka pracy"] == "job-seeking"
+    assert kinds["Medienos pramonės forumas Vilniuje"] == "event"
+    assert kinds["Usługi obróbki CNC – toczenie i frezowanie"] == "business-offer"
+    assert languages == {"pl", "lt", "en"}
+
+
+def test_harvest_command_prints_a_summary_per_source(ecoop: Callable[..., Result]) -> None:
+    result = ecoop("harvest")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split() == ["source", "status", "new", "updated", "unchanged", "error"]
+    assert sorted(line.split()[:3] for line in lines[1:]) == [
+        ["medienospartneriai/offers", "ok", "10"], ["metalklaster/offers", "ok", "10"]]
+    again = ecoop("harvest", "--cluster", "metalklaster")
+    assert again.exit_code == 0
+    assert again.output.splitlines()[1].split()[:2] == ["metalklaster/offers", "not_modified"]
+
+
+def test_a_second_harvest_of_the_same_feed_adds_nothing(
+    httpserver: HTTPServer, tmp_path: Path, sessions: sessionmaker[Session],
+    harvester: Harvester, clock: Clock,
+) -> None:
+    httpserver.expect_request("/feed").respond_with_data(RSS, content_type="application/rss+xml")
+    setup_registry(tmp_path, sessions, {"offers": httpserver.url_for("/feed")}, clock)
+    [first] = harvester.run(due_only=False)
+    assert (first.status, first.new) == ("ok", 2)
+    before = [(o.id, o.content_hash, o.first_seen_at) for o in offers(sessions)]
+    clock.now += timedelta(hours=1)
+    [second] = harvester.run(due_only=False)
+    assert (second.status, second.new, second.updated, second.unchanged) == ("ok", 0, 0, 2)
+    assert [(o.id, o.content_hash, o.first_seen_at) for o in offers(sessions)] == before
+    assert all(o.last_seen_at == clock.now for o in offers(sessions))
+
+
+def test_a_304_writes_no_offers(
+    httpserver: HTTPServer, tmp_path: Path, sessions: sessionmaker[Session],
+    harvester: Harvester, clock: Clock,
+) -> None:
+    httpserver.expect_request("/feed", headers={"If-None-Match": '"abc"'}).respond_with_data(
+        "", status=304)
+    httpserver.expect_request("/feed").respond_with_data(
+        RSS, content_type="application/rss+xml", headers={"ETag": '"abc"'})
+    setup_registry(tmp_path, sessions, {"offers": httpserver.url_for("/feed")}, clock)
+    harvester.run(due_only=False)
+    before = [(o.id, o.last_seen_at, o.content_hash) for o in offers(sessions)]
+    clock.now += timedelta(hours=1)
+    [second] = harvester.run(due_only=False)
+    assert second.status == "not_modified"
+    assert [(o.id, o.last_seen_at, o.content_hash) for o in offers(sessions)] == before
+    assert [r.status for r in runs(sessions)] == ["ok", "not_modified"]
+    assert runs(sessions)[1].http_status == 304
+
+
+def test_a_changed_item_is_updated_in_place(
+    httpserver: HTTPServer, tmp_path: Path, sessions: sessionmaker[Session],
+    harvester: Harvester, clock: Clock,
+) -> None:
+    httpserver.expect_oneshot_request("/feed").respond_with_data(RSS)
+    setup_registry(tmp_path, sessions, {"offers": httpserver.url_for("/feed")}, clock)
+    harvester.run(due_only=False)
+    changed = RSS.replace("Spawacz MIG/MAG – Ełk".encode(), "Spawacz TIG – Ełk".encode())
+    httpserver.expect_oneshot_request("/feed").respond_with_data(changed)
+    [run] = harvester.run(due_only=False)
+    assert (run.new, run.updated, run.unchanged) == (0, 1, 1)
+    titles = sorted(o.title for o in offers(sessions))
+    assert titles == ["Spawacz TIG – Ełk", "Usługi obróbki CNC – toczenie i frezowanie"]
+
+
+def test_a_broken_source_keeps_its_offers_and_does_not_stop_the_others(
+    httpserver: HTTPServer, tmp_path: Path, sessions: sessionmaker[Session],
+    harvester: Harvester, clock: Clock,
+) -> None:
+    httpserver.expect_oneshot_request("/a").respond_with_data(RSS)
+    httpserver.expect_request("/b").respond_with_data(ATOM)
+    setup_registry(tmp_path, sessions, {"a": httpserver.url_for("/a"),
+                                        "b": httpserver.url_for("/b")}, clock)
+    harvester.run(due_only=False)
+    httpserver.expect_request("/a").respond_with_data("<html>maintenance</html>", status=500)
+    clock.now += timedelta(hours=1)
+    summaries = {s.source: s for s in harvester.run(due_only=False)}
+    assert summaries["metal/a"].status == "error"
+    assert summaries["metal/a"].error == "HTTP 500"
+    assert summaries["metal/b"].status == "ok"
+    assert len(offers(sessions)) == 4
+    assert all(o.status == "active" for o in offers(sessions))
+    with sessions() as db:
+        source = db.scalar(sa.select(Source).where(Source.key == "metal/a"))
+        assert source is not None
+        assert (source.consecutive_errors, source.last_error) == (1, "HTTP 500")
+        assert source.next_check_at == clock.now + timedelta(hours=2)  # backed off
+        assert source.lease_until is None
+
+
+def test_an_unparseable_document_is_an_error_not_zero_offers(
+    httpserver: HTTPServer, tmp_path: Path, sessions: sessionmaker[Session],
+    harvester: Harvester, clock: Clock,
+) -> None:
+    httpserver.expect_request("/feed").respond_with_data("<html><body>Log in</body></html>",
+                                                         content_type="text/html")
+    setup_registry(tmp_path, sessions, {"offers": httpserver.url_for("/feed")}, clock)
+    [run] = harvester.run(due_only=False)
+    assert run.status == "error" and "not an RSS or Atom feed" in (run.error or "")
+
+
+def test_the_scheduler_tick_harvests_only_due_sources(
+    httpserver: HTTPServer, tmp_path: Path, sessions: sessionmaker[Session],
+    harvester: Harvester, clock: Clock,
+) -> None:
+    httpserver.expect_request("/feed").respond_with_data(RSS)
+    setup_registry(tmp_path, sessions, {"offers": httpserver.url_for("/feed")}, clock)
+    assert [s.status for s in harvester.tick()] == ["ok"]  # new sources are due at once
+    clock.now += timedelta(minutes=59)
+    assert harvester.tick() == []
+    clock.now += timedelta(minutes=1)
+    assert [s.unchanged for s in harvester.tick()] == [2]
