@@ -27,7 +27,9 @@ class HttpLimits:
 def make_http(user_agent: str = USER_AGENT) -> requests.Session:
     """Return a Session that identifies the hub and asks for compressed bodies."""
     session = requests.Session()
-    session.headers.update({"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"})
+    session.headers.update(
+        {"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"}
+    )
     session.max_redirects = 5
     return session
 
@@ -93,6 +95,8 @@ def _read_capped(response: requests.Response, url: str, max_bytes: int) -> bytes
     for chunk in response.iter_content(chunk_size=64 * 1024):
         size += len(chunk)
         if size > max_bytes:
-            raise FetchError(url, f"body larger than {max_bytes} bytes", response.status_code)
+            raise FetchError(
+                url, f"body larger than {max_bytes} bytes", response.status_code
+            )
         chunks.append(chunk)
     return b"".join(chunks)

@@ -25,7 +25,8 @@ class RssConnector:
     def parse(self, source: Source, result: FetchResult) -> list[RawItem]:
         # Bytes, never a URL: feedparser would otherwise fetch outside our limits.
         parsed = feedparser.parse(
-            result.body, response_headers={k.lower(): v for k, v in result.headers.items()}
+            result.body,
+            response_headers={k.lower(): v for k, v in result.headers.items()},
         )
         if not parsed.get("version") and not parsed.entries:
             raise ParseError(source.url, "not an RSS or Atom feed") from parsed.get(

@@ -31,11 +31,18 @@ from hub.registry import load
 DEMO_REGISTRY = Path("config/demo.yaml")
 
 
-@click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False,
-             load_dotenv=False, set_debug_flag=False)
+@click.group(
+    cls=FlaskGroup,
+    create_app=create_app,
+    add_version_option=False,
+    load_dotenv=False,
+    set_debug_flag=False,
+)
 def main() -> None:
     """e-cooperation hub: harvest cluster offers into one index and serve the federation site."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
@@ -59,10 +66,14 @@ def clusters_check(file: Path | None) -> None:
         for problem in e.problems:
             click.echo(problem, err=True)
         sys.exit(1)
-    click.echo(f"{path}: ok, {len(registry.clusters)} clusters, {len(registry.sources)} sources")
+    click.echo(
+        f"{path}: ok, {len(registry.clusters)} clusters, {len(registry.sources)} sources"
+    )
     for source in registry.sources:
         minutes = int(source.interval.total_seconds() // 60)
-        click.echo(f"  {source.key:<32} {source.type:<8} every {minutes:>4} min  {source.url}")
+        click.echo(
+            f"  {source.key:<32} {source.type:<8} every {minutes:>4} min  {source.url}"
+        )
 
 
 # --- db -----------------------------------------------------------------------------
@@ -108,15 +119,23 @@ def make_harvester(app: Flask, *, watch: bool = False) -> Harvester:
         max_bytes=app.config["ECOOP_FETCH_MAX_BYTES"],
     )
     watcher = Watcher(app.config["ECOOP_REGISTRY"]) if watch else None
-    return Harvester(app.extensions["ecoop.sessions"], make_http(), limits=limits,
-                     registry_loader=watcher.poll if watcher else None)
+    return Harvester(
+        app.extensions["ecoop.sessions"],
+        make_http(),
+        limits=limits,
+        registry_loader=watcher.poll if watcher else None,
+    )
 
 
 def print_summaries(summaries: list[RunSummary]) -> None:
-    click.echo(f"{'source':<34} {'status':<13} {'new':>5} {'updated':>8} {'unchanged':>10}  error")
+    click.echo(
+        f"{'source':<34} {'status':<13} {'new':>5} {'updated':>8} {'unchanged':>10}  error"
+    )
     for s in summaries:
-        click.echo(f"{s.source:<34} {s.status:<13} {s.new:>5} {s.updated:>8} {s.unchanged:>10}"
-                   f"  {s.error or ''}")
+        click.echo(
+            f"{s.source:<34} {s.status:<13} {s.new:>5} {s.updated:>8} {s.unchanged:>10}"
+            f"  {s.error or ''}"
+        )
 
 
 @main.command()
@@ -129,9 +148,12 @@ def harvest(cluster: str | None, source: str | None) -> None:
     logging.getLogger("hub").setLevel(logging.WARNING)  # the table below says it all
     _sync_registry(app)
     with app.extensions["ecoop.sessions"]() as session:
-        keys = [s.key for s in index.list_sources(session)
-                if (cluster is None or s.cluster.slug == cluster)
-                and (source is None or s.key == source)]
+        keys = [
+            s.key
+            for s in index.list_sources(session)
+            if (cluster is None or s.cluster.slug == cluster)
+            and (source is None or s.key == source)
+        ]
     if not keys:
         raise click.UsageError("no configured source matches --cluster/--source")
     summaries = make_harvester(app).run(due_only=False, keys=keys)
@@ -161,10 +183,13 @@ def worker() -> None:
 def _serve(app: Flask, host: str, port: int, *, with_scheduler: bool) -> None:
     sched = None
     if with_scheduler:
-        sched = scheduler.start(make_harvester(app, watch=True).tick,
-                                app.config["ECOOP_TICK_SECONDS"])
+        sched = scheduler.start(
+            make_harvester(app, watch=True).tick, app.config["ECOOP_TICK_SECONDS"]
+        )
     server = make_server(host, port, app, threaded=True)
-    click.echo(f"e-cooperation hub: open http://{host}:{server.server_port}/", color=False)
+    click.echo(
+        f"e-cooperation hub: open http://{host}:{server.server_port}/", color=False
+    )
     sys.stdout.flush()
     try:
         server.serve_forever()
@@ -179,34 +204,58 @@ def _serve(app: Flask, host: str, port: int, *, with_scheduler: bool) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--no-scheduler", is_flag=True, help="Serve pages only; harvest elsewhere.")
+@click.option(
+    "--no-scheduler", is_flag=True, help="Serve pages only; harvest elsewhere."
+)
 @with_appcontext
 def serve(host: str, port: int, no_scheduler: bool) -> None:
     """Apply migrations, then serve the site with the harvest scheduler (embedded default)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     hub_db.upgrade(app.extensions["ecoop.engine"])
     _sync_registry(app)
-    _serve(app, host, port,
-           with_scheduler=app.config["ECOOP_SCHEDULER"] and not no_scheduler)
+    _serve(
+        app,
+        host,
+        port,
+        with_scheduler=app.config["ECOOP_SCHEDULER"] and not no_scheduler,
+    )
 
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int,
-              help="Port of the hub (0: any free port).")
-@click.option("--sites-port", default=8401, show_default=True, type=int,
-              help="Port of the sample member sites (0: any free port).")
-@click.option("--registry", default=DEMO_REGISTRY, show_default=True,
-              type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--port",
+    default=5000,
+    show_default=True,
+    type=int,
+    help="Port of the hub (0: any free port).",
+)
+@click.option(
+    "--sites-port",
+    default=8401,
+    show_default=True,
+    type=int,
+    help="Port of the sample member sites (0: any free port).",
+)
+@click.option(
+    "--registry",
+    default=DEMO_REGISTRY,
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+)
 def demo(host: str, port: int, sites_port: int, registry: Path) -> None:
     """Run everything offline: sample member sites, a harvest, and the site."""
     from feeds.samples import SampleSites
 
     sites = SampleSites(port=sites_port).start()
     os.environ["ECOOP_DEMO_SITES"] = sites.base_url
-    os.environ.setdefault("DATABASE_URL", f"sqlite:///{Path('ecoop-demo.sqlite3').resolve()}")
+    os.environ.setdefault(
+        "DATABASE_URL", f"sqlite:///{Path('ecoop-demo.sqlite3').resolve()}"
+    )
     app = create_app({"ECOOP_REGISTRY": str(registry)})
-    click.echo(f"sample member sites on {sites.base_url}/ (database {app.config['DATABASE_URL']})")
+    click.echo(
+        f"sample member sites on {sites.base_url}/ (database {app.config['DATABASE_URL']})"
+    )
     with app.app_context():
         hub_db.upgrade(app.extensions["ecoop.engine"])
         _sync_registry(app)

@@ -80,7 +80,9 @@ class Harvester:
     def run(self, *, due_only: bool, keys: list[str] | None = None) -> list[RunSummary]:
         """Claim sources (due ones, or all / ``keys`` when not ``due_only``) and harvest them."""
         with self.sessions() as db:
-            claimed = scheduler.claim(db, self.clock(), self.owner, due_only=due_only, keys=keys)
+            claimed = scheduler.claim(
+                db, self.clock(), self.owner, due_only=due_only, keys=keys
+            )
             return [self.run_source(db, source) for source in claimed]
 
     def run_source(self, db: Session, source: Source) -> RunSummary:
@@ -88,8 +90,12 @@ class Harvester:
         started = self.clock()
         run = HarvestRun(source_id=source.id, started_at=started, status="running")
         spec = SourceSpec(
-            key=source.key, cluster=source.cluster.slug, type=source.type, url=source.url,
-            interval=timedelta(seconds=source.interval_seconds), options=source.options,
+            key=source.key,
+            cluster=source.cluster.slug,
+            type=source.type,
+            url=source.url,
+            interval=timedelta(seconds=source.interval_seconds),
+            options=source.options,
         )
         try:
             summary = self._harvest(db, source, spec, run)
@@ -99,7 +105,9 @@ class Harvester:
         except Exception as e:  # a bug or a library crash must not stop other sources
             log.exception("harvest of %s crashed", source.key)
             db.rollback()
-            summary = self._fail(run, source, f"internal error: {type(e).__name__}: {e}", None)
+            summary = self._fail(
+                run, source, f"internal error: {type(e).__name__}: {e}", None
+            )
         now = self.clock()
         run.finished_at = now
         source.last_run_at = now
@@ -110,16 +118,30 @@ class Harvester:
         source.lease_owner = None
         db.add_all([run, source])
         db.commit()
-        log.info("harvested %s: %s new=%d updated=%d unchanged=%d failed=%d%s", source.key,
-                 summary.status, summary.new, summary.updated, summary.unchanged,
-                 summary.failed, f" error={summary.error!r}" if summary.error else "")
+        log.info(
+            "harvested %s: %s new=%d updated=%d unchanged=%d failed=%d%s",
+            source.key,
+            summary.status,
+            summary.new,
+            summary.updated,
+            summary.unchanged,
+            summary.failed,
+            f" error={summary.error!r}" if summary.error else "",
+        )
         return summary
 
-    def _harvest(self, db: Session, source: Source, spec: SourceSpec,
-                 run: HarvestRun) -> RunSummary:
+    def _harvest(
+        self, db: Session, source: Source, spec: SourceSpec, run: HarvestRun
+    ) -> RunSummary:
         connector = connectors.get_connector(source.type)
-        result = fetch(self.http, source.url, accept=connector.accept, etag=source.etag,
-                       last_modified=source.last_modified, limits=self.limits)
+        result = fetch(
+            self.http,
+            source.url,
+            accept=connector.accept,
+            etag=source.etag,
+            last_modified=source.last_modified,
+            limits=self.limits,
+        )
         run.http_status = result.status
         run.bytes = len(result.body)
         source.etag, source.last_modified = result.etag, result.last_modified
@@ -134,22 +156,27 @@ class Harvester:
             try:
                 offers.append(to_offer(spec, item, now))
             except Exception:  # one bad item never loses the others
-                log.exception("item %r of %s could not be normalised", item.guid, source.key)
+                log.exception(
+                    "item %r of %s could not be normalised", item.guid, source.key
+                )
                 failed += 1
         counts = index.upsert_offers(db, source, offers, now)
         run.status = "ok"
         run.items_new, run.items_updated = counts.new, counts.updated
         run.items_unchanged, run.items_failed = counts.unchanged, failed
         self._succeed(source)
-        return RunSummary(source.key, "ok", counts.new, counts.updated, counts.unchanged, failed)
+        return RunSummary(
+            source.key, "ok", counts.new, counts.updated, counts.unchanged, failed
+        )
 
     def _succeed(self, source: Source) -> None:
         source.last_success_at = self.clock()
         source.last_error = None
         source.consecutive_errors = 0
 
-    def _fail(self, run: HarvestRun, source: Source, message: str,
-              status: int | None) -> RunSummary:
+    def _fail(
+        self, run: HarvestRun, source: Source, message: str, status: int | None
+    ) -> RunSummary:
         run.status = "error"
         run.error = message
         run.http_status = status

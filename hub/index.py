@@ -15,7 +15,6 @@ from sqlalchemy.orm import joinedload
 
 from hub.kinds import OfferStatus
 from hub.models import Cluster
-from hub.models import HarvestRun
 from hub.models import Offer
 from hub.models import Source
 from hub.normalize import OfferData
@@ -111,8 +110,13 @@ def upsert_offers(
             counts.unchanged += 1
             continue
         if row is None:
-            row = Offer(source_id=source.id, cluster_id=source.cluster_id, guid=data.guid,
-                        first_seen_at=now, country=country)
+            row = Offer(
+                source_id=source.id,
+                cluster_id=source.cluster_id,
+                guid=data.guid,
+                first_seen_at=now,
+                country=country,
+            )
             existing[data.guid] = row
             db.add(row)
             counts.new += 1
@@ -160,7 +164,9 @@ def list_cluster_summaries(db: Session) -> list[ClusterSummary]:
             )
         ).all()
     )
-    clusters = db.scalars(sa.select(Cluster).where(Cluster.active).order_by(Cluster.slug))
+    clusters = db.scalars(
+        sa.select(Cluster).where(Cluster.active).order_by(Cluster.slug)
+    )
     return [ClusterSummary(c, counts.get(c.id, 0), last.get(c.id)) for c in clusters]
 
 
@@ -185,4 +191,6 @@ def find_offer(db: Session, offer_id: int) -> Offer | None:
 
 
 def list_clusters(db: Session) -> list[Cluster]:
-    return list(db.scalars(sa.select(Cluster).where(Cluster.active).order_by(Cluster.slug)))
+    return list(
+        db.scalars(sa.select(Cluster).where(Cluster.active).order_by(Cluster.slug))
+    )

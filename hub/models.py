@@ -30,22 +30,32 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
     impl = sa.DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+    def process_bind_param(
+        self, value: datetime | None, dialect: Any
+    ) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to the index; use aware UTC")
         return value.astimezone(UTC)
 
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+    def process_result_value(
+        self, value: datetime | None, dialect: Any
+    ) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return (
+            value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        )
 
 
 class Base(DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING)
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: sa.JSON, list[str]: sa.JSON}
+    type_annotation_map = {
+        datetime: UTCDateTime,
+        dict[str, Any]: sa.JSON,
+        list[str]: sa.JSON,
+    }
 
 
 class Cluster(Base):
@@ -120,7 +130,9 @@ class Offer(Base):
     body_html: Mapped[str] = mapped_column(sa.Text, default="")
     body_text: Mapped[str] = mapped_column(sa.Text, default="")
     language: Mapped[str | None] = mapped_column(sa.String(8))
-    organisation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisations.id"))
+    organisation_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("organisations.id")
+    )
     country: Mapped[str | None] = mapped_column(sa.String(2))
     town: Mapped[str | None] = mapped_column(sa.String(200))
     categories: Mapped[list[str]] = mapped_column(default=list)
@@ -141,7 +153,9 @@ class Offer(Base):
 
 class HarvestRun(Base):
     __tablename__ = "harvest_runs"
-    __table_args__ = (sa.Index("ix_harvest_runs_source_started", "source_id", "started_at"),)
+    __table_args__ = (
+        sa.Index("ix_harvest_runs_source_started", "source_id", "started_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     source_id: Mapped[int] = mapped_column(sa.ForeignKey("sources.id"))

@@ -19,6 +19,7 @@ from hub.text import is_http_url
 from hub.text import sanitize_html
 from hub.text import squash
 
+
 @dataclasses.dataclass(frozen=True)
 class OfferData:
     """An offer ready for the index: what ``index.upsert_offers`` writes."""
@@ -77,7 +78,9 @@ def _kind(source: Source, categories: tuple[str, ...]) -> OfferKind:
 
     Real feeds mix news, offers and jobs; the YAML says which category is which.
     """
-    by_category = {fold(k): v for k, v in source.options.get("kind_by_category", {}).items()}
+    by_category = {
+        fold(k): v for k, v in source.options.get("kind_by_category", {}).items()
+    }
     for category in categories:
         kind = by_category.get(fold(category))
         if kind is not None:

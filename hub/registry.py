@@ -156,7 +156,9 @@ class Registry:
         return next((c for c in self.clusters if c.slug == slug), None)
 
 
-def load(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Registry:
+def load(
+    path: str | os.PathLike[str], environ: Mapping[str, str] | None = None
+) -> Registry:
     """Read and validate a registry file.
 
     ``${VAR}`` and ``${VAR:-default}`` in string values are taken from ``environ``
@@ -185,7 +187,9 @@ def load(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None)
     problems = list(_check_unique(spec, doc, path))
     if problems:
         raise RegistryError(problems)
-    return Registry(path=path, clusters=tuple(spec.clusters), sources=tuple(_sources(spec)))
+    return Registry(
+        path=path, clusters=tuple(spec.clusters), sources=tuple(_sources(spec))
+    )
 
 
 def _read(path: Path) -> Any:
@@ -200,7 +204,9 @@ def _read(path: Path) -> Any:
         where = f"{mark.line + 1}:{mark.column + 1}" if mark else "1"
         raise RegistryError([f"{path}:{where}: YAML syntax error: {e.problem}"]) from e
     if not isinstance(doc, Mapping):
-        raise RegistryError([f"{path}:1: the file must be a mapping with a 'clusters:' list"])
+        raise RegistryError(
+            [f"{path}:1: the file must be a mapping with a 'clusters:' list"]
+        )
     return doc
 
 
@@ -213,8 +219,12 @@ def _extend(path: Path, overlay: Any, environ: Mapping[str, str]) -> tuple[Path,
     unknown = [k for k in overlay if k not in ("extends", "source_urls")]
     if unknown or "clusters" in overlay:
         key = unknown[0] if unknown else "clusters"
-        raise RegistryError([f"{path}:{_line_of(overlay, [key])}: {key}: unknown field "
-                             "(an overlay has only 'extends' and 'source_urls')"])
+        raise RegistryError(
+            [
+                f"{path}:{_line_of(overlay, [key])}: {key}: unknown field "
+                "(an overlay has only 'extends' and 'source_urls')"
+            ]
+        )
     base_path = path.parent / str(overlay["extends"])
     base = _read(base_path)
     problems = list(_interpolate(base, (), environ, base_path))
@@ -222,22 +232,29 @@ def _extend(path: Path, overlay: Any, environ: Mapping[str, str]) -> tuple[Path,
         raise RegistryError(problems)
     urls = dict(overlay.get("source_urls") or {})
     for cluster in base.get("clusters") or []:
-        for source in (cluster.get("sources") or []) if isinstance(cluster, Mapping) else []:
+        for source in (
+            (cluster.get("sources") or []) if isinstance(cluster, Mapping) else []
+        ):
             key = f"{cluster.get('slug')}/{source.get('id') or source.get('type')}"
             if key in urls:
                 source["url"] = urls.pop(key)
     if urls:
         key = next(iter(urls))
-        raise RegistryError([f"{path}:{_line_of(overlay, ['source_urls', key])}: "
-                             f"source_urls.{key}: no such source in {base_path}"])
+        raise RegistryError(
+            [
+                f"{path}:{_line_of(overlay, ['source_urls', key])}: "
+                f"source_urls.{key}: no such source in {base_path}"
+            ]
+        )
     return base_path, base
 
 
 def _sources(spec: _File) -> Iterable[Source]:
     for cluster in spec.clusters:
         for source in cluster.sources:
-            options = source.model_dump(include={"kind", "kind_by_category", "language"},
-                                        exclude_none=True)
+            options = source.model_dump(
+                include={"kind", "kind_by_category", "language"}, exclude_none=True
+            )
             yield Source(
                 key=f"{cluster.slug}/{source.id or source.type}",
                 cluster=cluster.slug,
@@ -267,8 +284,9 @@ def _check_unique(spec: _File, doc: Any, path: Path) -> Iterable[str]:
             ids.add(source_id)
 
 
-def _interpolate(node: Any, loc: tuple[str | int, ...], environ: Mapping[str, str],
-                 path: Path) -> Iterable[str]:
+def _interpolate(
+    node: Any, loc: tuple[str | int, ...], environ: Mapping[str, str], path: Path
+) -> Iterable[str]:
     """Replace ``${VAR}`` in string scalars in place; yield a problem per unset variable."""
     items: Iterable[tuple[Any, Any]]
     if isinstance(node, Mapping):
@@ -279,11 +297,17 @@ def _interpolate(node: Any, loc: tuple[str | int, ...], environ: Mapping[str, st
         return
     for key, value in items:
         if isinstance(value, str) and "${" in value:
-            missing = [m[1] for m in _ENV.finditer(value) if m[2] is None and m[1] not in environ]
+            missing = [
+                m[1]
+                for m in _ENV.finditer(value)
+                if m[2] is None and m[1] not in environ
+            ]
             if missing:
                 where = (*loc, key)
-                yield (f"{path}:{_line_of_node(node, key)}: {_field(where)}: "
-                       f"environment variable {missing[0]} is not set")
+                yield (
+                    f"{path}:{_line_of_node(node, key)}: {_field(where)}: "
+                    f"environment variable {missing[0]} is not set"
+                )
                 continue
             node[key] = _ENV.sub(lambda m: environ.get(m[1], m[2] or ""), value)
         else:
@@ -292,7 +316,11 @@ def _interpolate(node: Any, loc: tuple[str | int, ...], environ: Mapping[str, st
 
 def _line_of_node(node: Any, key: Any) -> int:
     try:
-        return int(node.lc.item(key)[0] + 1 if isinstance(key, int) else node.lc.value(key)[0] + 1)
+        return int(
+            node.lc.item(key)[0] + 1
+            if isinstance(key, int)
+            else node.lc.value(key)[0] + 1
+        )
     except (AttributeError, KeyError, TypeError):
         return int(getattr(getattr(node, "lc", None), "line", 0)) + 1
 
@@ -355,9 +383,15 @@ class Watcher:
             self.registry = load(self.path)
         except RegistryError as e:
             self.error = e
-            log.error("registry %s refused, keeping the previous one:\n%s", self.path, e)
+            log.error(
+                "registry %s refused, keeping the previous one:\n%s", self.path, e
+            )
             return None
         self.error = None
-        log.info("registry %s loaded: %d clusters, %d sources", self.path,
-                 len(self.registry.clusters), len(self.registry.sources))
+        log.info(
+            "registry %s loaded: %d clusters, %d sources",
+            self.path,
+            len(self.registry.clusters),
+            len(self.registry.sources),
+        )
         return self.registry

@@ -28,7 +28,9 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def next_check_at(now: datetime, interval: timedelta, consecutive_errors: int) -> datetime:
+def next_check_at(
+    now: datetime, interval: timedelta, consecutive_errors: int
+) -> datetime:
     """The next harvest time: the interval, doubled per consecutive error, capped at 24 h
     (never below the interval itself, and never "stop polling")."""
     if consecutive_errors <= 0:
@@ -63,7 +65,9 @@ def claim(
         where.append(Source.next_check_at <= now)
     if keys is not None:
         where.append(Source.key.in_(keys))
-    query = sa.select(Source.id).where(*where).order_by(Source.next_check_at).limit(limit)
+    query = (
+        sa.select(Source.id).where(*where).order_by(Source.next_check_at).limit(limit)
+    )
     if db.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     claimed = []
@@ -78,8 +82,9 @@ def claim(
     db.commit()
     if not claimed:
         return []
-    return list(db.scalars(sa.select(Source).where(Source.id.in_(claimed))
-                           .order_by(Source.key)))
+    return list(
+        db.scalars(sa.select(Source).where(Source.id.in_(claimed)).order_by(Source.key))
+    )
 
 
 def start(tick: Callable[[], object], seconds: float) -> BackgroundScheduler:
@@ -92,8 +97,9 @@ def start(tick: Callable[[], object], seconds: float) -> BackgroundScheduler:
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         timezone=UTC,
     )
-    scheduler.add_job(tick, "interval", seconds=seconds, id="harvest-tick",
-                      next_run_time=utcnow())
+    scheduler.add_job(
+        tick, "interval", seconds=seconds, id="harvest-tick", next_run_time=utcnow()
+    )
     scheduler.start()
     log.info("scheduler started: tick every %ss", seconds)
     return scheduler

@@ -53,8 +53,12 @@ def search_offers(db: Session, query: OfferQuery) -> OfferPage:
         escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         where.append(Offer.search_text.like(f"%{escaped}%", escape="\\"))
     if query.cluster:
-        where.append(Offer.cluster_id == sa.select(Cluster.id).where(
-            Cluster.slug == query.cluster).scalar_subquery())
+        where.append(
+            Offer.cluster_id
+            == sa.select(Cluster.id)
+            .where(Cluster.slug == query.cluster)
+            .scalar_subquery()
+        )
     total = db.scalar(sa.select(sa.func.count()).select_from(Offer).where(*where)) or 0
     page = max(1, query.page)
     offers = db.scalars(

@@ -45,26 +45,53 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("DATABASE_URL", "sqlite:///ecoop.sqlite3",
-            "SQLAlchemy URL of the index; postgresql+psycopg://... in production."),
-    Setting("ECOOP_REGISTRY", str(DEFAULT_REGISTRY), "Path of the cluster registry YAML."),
-    Setting("SECRET_KEY", "dev-only-change-me", "Flask secret key; set it in production."),
-    Setting("ECOOP_SCHEDULER", True,
-            "Run the harvest scheduler inside `ecoop serve` (false for web-only processes).",
-            _bool),
-    Setting("ECOOP_TICK_SECONDS", 30.0, "How often the scheduler looks for due sources.",
-            _positive(float)),
-    Setting("ECOOP_FETCH_CONNECT_TIMEOUT", 5.0, "Connect timeout per fetch, seconds.",
-            _positive(float)),
-    Setting("ECOOP_FETCH_READ_TIMEOUT", 20.0, "Read timeout per fetch, seconds.",
-            _positive(float)),
-    Setting("ECOOP_FETCH_MAX_BYTES", 10 * 1024 * 1024, "Largest body a fetch accepts, bytes.",
-            _positive(int)),
+    Setting(
+        "DATABASE_URL",
+        "sqlite:///ecoop.sqlite3",
+        "SQLAlchemy URL of the index; postgresql+psycopg://... in production.",
+    ),
+    Setting(
+        "ECOOP_REGISTRY", str(DEFAULT_REGISTRY), "Path of the cluster registry YAML."
+    ),
+    Setting(
+        "SECRET_KEY", "dev-only-change-me", "Flask secret key; set it in production."
+    ),
+    Setting(
+        "ECOOP_SCHEDULER",
+        True,
+        "Run the harvest scheduler inside `ecoop serve` (false for web-only processes).",
+        _bool,
+    ),
+    Setting(
+        "ECOOP_TICK_SECONDS",
+        30.0,
+        "How often the scheduler looks for due sources.",
+        _positive(float),
+    ),
+    Setting(
+        "ECOOP_FETCH_CONNECT_TIMEOUT",
+        5.0,
+        "Connect timeout per fetch, seconds.",
+        _positive(float),
+    ),
+    Setting(
+        "ECOOP_FETCH_READ_TIMEOUT",
+        20.0,
+        "Read timeout per fetch, seconds.",
+        _positive(float),
+    ),
+    Setting(
+        "ECOOP_FETCH_MAX_BYTES",
+        10 * 1024 * 1024,
+        "Largest body a fetch accepts, bytes.",
+        _positive(int),
+    ),
 )
 
 
-def load_settings(environ: Mapping[str, str], overrides: Mapping[str, Any] | None = None
-                  ) -> dict[str, Any]:
+def load_settings(
+    environ: Mapping[str, str], overrides: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """Defaults, then the environment, then ``overrides`` (already typed, e.g. from tests).
 
     Raises:

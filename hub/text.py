@@ -14,14 +14,43 @@ import nh3
 
 # Letters NFKD does not decompose (ł is a letter of its own, not l + accent).
 _EXTRA = str.maketrans(
-    {"ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ø": "o", "Ø": "O", "ß": "ss",
-     "æ": "ae", "Æ": "AE", "ı": "i", "ħ": "h"}
+    {
+        "ł": "l",
+        "Ł": "L",
+        "đ": "d",
+        "Đ": "D",
+        "ø": "o",
+        "Ø": "O",
+        "ß": "ss",
+        "æ": "ae",
+        "Æ": "AE",
+        "ı": "i",
+        "ħ": "h",
+    }
 )
 _SPACE = re.compile(r"\s+")
 
 ALLOWED_TAGS = {
-    "p", "br", "b", "strong", "i", "em", "u", "ul", "ol", "li", "a", "h3", "h4",
-    "blockquote", "table", "thead", "tbody", "tr", "th", "td",
+    "p",
+    "br",
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "ul",
+    "ol",
+    "li",
+    "a",
+    "h3",
+    "h4",
+    "blockquote",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
 }
 
 
@@ -59,8 +88,10 @@ def html_to_text(html: str) -> str:
 
 def is_http_url(url: str | None) -> bool:
     """True for an absolute http(s) URL: the only links the site renders as links."""
-    return bool(url) and urlsplit(url.strip()).scheme.lower() in {"http", "https"} and bool(
-        urlsplit(url.strip()).netloc
+    return (
+        bool(url)
+        and urlsplit(url.strip()).scheme.lower() in {"http", "https"}
+        and bool(urlsplit(url.strip()).netloc)
     )
 
 

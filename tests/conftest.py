@@ -27,9 +27,15 @@ from hub.cli import main
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 @pytest.fixture
@@ -47,7 +53,9 @@ def pg_url() -> str:
     return url
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database: a SQLite file, or a PostgreSQL schema of its own."""
     if request.param == "sqlite":
@@ -93,8 +101,14 @@ def demo_registry(sample_sites: SampleSites, monkeypatch: pytest.MonkeyPatch) ->
 
 @pytest.fixture
 def app(db_url: str, engine: sa.Engine, demo_registry: Path) -> Iterator[Flask]:
-    app = create_app({"DATABASE_URL": db_url, "ECOOP_REGISTRY": str(demo_registry),
-                      "ECOOP_SCHEDULER": False, "TESTING": True})
+    app = create_app(
+        {
+            "DATABASE_URL": db_url,
+            "ECOOP_REGISTRY": str(demo_registry),
+            "ECOOP_SCHEDULER": False,
+            "TESTING": True,
+        }
+    )
     yield app
     app.extensions["ecoop.engine"].dispose()
 
@@ -137,4 +151,8 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:  # type: i
         if os.environ.get("ECOOP_REQUIRE_BROWSER"):
             pytest.fail(f"ECOOP_REQUIRE_BROWSER is set but {CHROMIUM} is missing")
         pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM}")
-    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": CHROMIUM_ARGS,
+    }

@@ -25,7 +25,9 @@ GOLDEN = sorted([*DATA.glob("rss/*.xml"), *DATA.glob("atom/*.atom")])
 
 
 def source(url: str = "https://example.org/feed", type_: str = "rss") -> Source:
-    return Source(key="c/s", cluster="c", type=type_, url=url, interval=timedelta(hours=1))
+    return Source(
+        key="c/s", cluster="c", type=type_, url=url, interval=timedelta(hours=1)
+    )
 
 
 def as_json(item: RawItem) -> dict[str, object]:
@@ -43,33 +45,45 @@ def test_rss_and_atom_are_both_registered() -> None:
 
 @pytest.mark.parametrize("path", GOLDEN, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_parse_matches_golden_file(path: Path) -> None:
-    result = FetchResult(url="https://example.org/feed", status=200, headers={},
-                         body=path.read_bytes())
+    result = FetchResult(
+        url="https://example.org/feed", status=200, headers={}, body=path.read_bytes()
+    )
     items = get_connector("rss").parse(source(), result)
-    expected = json.loads(path.with_name(path.name + ".json").read_text(encoding="utf-8"))
+    expected = json.loads(
+        path.with_name(path.name + ".json").read_text(encoding="utf-8")
+    )
     assert [as_json(item) for item in items] == expected
 
 
-@pytest.mark.parametrize("body", [b"", b"<html><body>Login</body></html>", b"{\"a\": 1}"])
+@pytest.mark.parametrize("body", [b"", b"<html><body>Login</body></html>", b'{"a": 1}'])
 def test_parse_refuses_a_document_that_is_not_a_feed(body: bytes) -> None:
-    result = FetchResult(url="https://example.org/feed", status=200, headers={}, body=body)
+    result = FetchResult(
+        url="https://example.org/feed", status=200, headers={}, body=body
+    )
     with pytest.raises(ParseError):
         get_connector("rss").parse(source(), result)
 
 
 def test_fetch_sends_validators_back_and_sees_304(httpserver: HTTPServer) -> None:
     body = (DATA / "rss" / "basic.xml").read_bytes()
-    httpserver.expect_request("/feed", headers={"If-None-Match": '"v1"'}).respond_with_data(
-        "", status=304, headers={"ETag": '"v1"'})
+    httpserver.expect_request(
+        "/feed", headers={"If-None-Match": '"v1"'}
+    ).respond_with_data("", status=304, headers={"ETag": '"v1"'})
     httpserver.expect_request("/feed").respond_with_data(
-        body, content_type="application/rss+xml",
-        headers={"ETag": '"v1"', "Last-Modified": "Tue, 03 Nov 2026 09:30:00 GMT"})
+        body,
+        content_type="application/rss+xml",
+        headers={"ETag": '"v1"', "Last-Modified": "Tue, 03 Nov 2026 09:30:00 GMT"},
+    )
     http = make_http()
     first = fetch(http, httpserver.url_for("/feed"))
     assert (first.status, first.etag, first.body) == (200, '"v1"', body)
     assert first.last_modified == "Tue, 03 Nov 2026 09:30:00 GMT"
-    second = fetch(http, httpserver.url_for("/feed"), etag=first.etag,
-                   last_modified=first.last_modified)
+    second = fetch(
+        http,
+        httpserver.url_for("/feed"),
+        etag=first.etag,
+        last_modified=first.last_modified,
+    )
     assert second.not_modified and second.body == b""
 
 
@@ -85,7 +99,9 @@ def test_fetch_caps_the_body(httpserver: HTTPServer) -> None:
 
     httpserver.expect_request("/big").respond_with_data(b"x" * 5000)
     with pytest.raises(FetchError, match="larger than 1000 bytes"):
-        fetch(make_http(), httpserver.url_for("/big"), limits=HttpLimits(max_bytes=1000))
+        fetch(
+            make_http(), httpserver.url_for("/big"), limits=HttpLimits(max_bytes=1000)
+        )
 
 
 def test_fetch_times_out_on_a_silent_server(httpserver: HTTPServer) -> None:
@@ -99,5 +115,8 @@ def test_fetch_times_out_on_a_silent_server(httpserver: HTTPServer) -> None:
 
     httpserver.expect_request("/slow").respond_with_handler(slow)
     with pytest.raises(FetchError, match="Timeout"):
-        fetch(make_http(), httpserver.url_for("/slow"),
-              limits=HttpLimits(connect_timeout=1, read_timeout=0.2))
+        fetch(
+            make_http(),
+            httpserver.url_for("/slow"),
+            limits=HttpLimits(connect_timeout=1, read_timeout=0.2),
+        )

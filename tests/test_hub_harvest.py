@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -39,16 +39,20 @@ class Clock:
         return self.now
 
 
-def setup_registry(tmp_path: Path, sessions: sessionmaker[Session], urls: dict[str, str],
-                   clock: Clock) -> None:
+def setup_registry(
+    tmp_path: Path, sessions: sessionmaker[Session], urls: dict[str, str], clock: Clock
+) -> None:
     sources = "".join(
         f"      - id: {name}\n        type: rss\n        url: {url}\n        interval: 1h\n"
-        for name, url in urls.items())
+        for name, url in urls.items()
+    )
     path = tmp_path / "clusters.yaml"
     path.write_text(
         "clusters:\n  - slug: metal\n    name: {pl: Metal, lt: Metalas, en: Metal}\n"
         "    country: PL\n    sector: metalworking\n    homepage: https://metalklaster.pl/\n"
-        f"    languages: [pl]\n    sources:\n{sources}", encoding="utf-8")
+        f"    languages: [pl]\n    sources:\n{sources}",
+        encoding="utf-8",
+    )
     with sessions() as db:
         index.sync_registry(db, load(path), clock())
 
@@ -75,9 +79,13 @@ def harvester(sessions: sessionmaker[Session], clock: Clock) -> Harvester:
 
 def test_harvest_fills_the_index_from_both_sample_sites(harvested_app: Flask) -> None:
     with harvested_app.extensions["ecoop.sessions"]() as db:
-        per_cluster = dict(db.execute(
-            sa.select(Cluster.slug, sa.func.count()).join(Offer, Offer.cluster_id == Cluster.id)
-            .group_by(Cluster.slug)).all())
+        per_cluster = dict(
+            db.execute(
+                sa.select(Cluster.slug, sa.func.count())
+                .join(Offer, Offer.cluster_id == Cluster.id)
+                .group_by(Cluster.slug)
+            ).all()
+        )
         kinds = {o.title: o.kind for o in db.scalars(sa.select(Offer))}
         languages = set(db.scalars(sa.select(Offer.language)))
     assert per_cluster == {"metalklaster": 10, "medienospartneriai": 10}
@@ -88,42 +96,71 @@ def test_harvest_fills_the_index_from_both_sample_sites(harvested_app: Flask) ->
     assert languages == {"pl", "lt", "en"}
 
 
-def test_harvest_command_prints_a_summary_per_source(ecoop: Callable[..., Result]) -> None:
+def test_harvest_command_prints_a_summary_per_source(
+    ecoop: Callable[..., Result],
+) -> None:
     result = ecoop("harvest")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0].split() == ["source", "status", "new", "updated", "unchanged", "error"]
+    assert lines[0].split() == [
+        "source",
+        "status",
+        "new",
+        "updated",
+        "unchanged",
+        "error",
+    ]
     assert sorted(line.split()[:3] for line in lines[1:]) == [
-        ["medienospartneriai/offers", "ok", "10"], ["metalklaster/offers", "ok", "10"]]
+        ["medienospartneriai/offers", "ok", "10"],
+        ["metalklaster/offers", "ok", "10"],
+    ]
     again = ecoop("harvest", "--cluster", "metalklaster")
     assert again.exit_code == 0
-    assert again.output.splitlines()[1].split()[:2] == ["metalklaster/offers", "not_modified"]
+    assert again.output.splitlines()[1].split()[:2] == [
+        "metalklaster/offers",
+        "not_modified",
+    ]
 
 
 def test_a_second_harvest_of_the_same_feed_adds_nothing(
-    httpserver: HTTPServer, tmp_path: Path, sessions: sessionmaker[Session],
-    harvester: Harvester, clock: Clock,
+    httpserver: HTTPServer,
+    tmp_path: Path,
+    sessions: sessionmaker[Session],
+    harvester: Harvester,
+    clock: Clock,
 ) -> None:
-    httpserver.expect_request("/feed").respond_with_data(RSS, content_type="application/rss+xml")
+    httpserver.expect_request("/feed").respond_with_data(
+        RSS, content_type="application/rss+xml"
+    )
     setup_registry(tmp_path, sessions, {"offers": httpserver.url_for("/feed")}, clock)
     [first] = harvester.run(due_only=False)
     assert (first.status, first.new) == ("ok", 2)
     before = [(o.id, o.content_hash, o.first_seen_at) for o in offers(sessions)]
     clock.now += timedelta(hours=1)
     [second] = harvester.run(due_only=False)
-    assert (second.status, second.new, second.updated, second.unchanged) == ("ok", 0, 0, 2)
+    assert (second.status, second.new, second.updated, second.unchanged) == (
+        "ok",
+        0,
+        0,
+        2,
+    )
     assert [(o.id, o.content_hash, o.first_seen_at) for o in offers(sessions)] == before
     assert all(o.last_seen_at == clock.now for o in offers(sessions))
 
 
 def test_a_304_writes_no_offers(
-    httpserver: HTTPServer, tmp_path: Path, sessions: sessionmaker[Session],
-    harvester: Harvester, clock: Clock,
+    httpserver: HTTPServer,
+    tmp_path: Path,
+    sessions: sessionmaker[Session],
+    harvester: Harvester,
+    clock: Clock,
 ) -> None:
-    httpserver.expect_request("/feed", headers={"If-None-Match": '"abc"'}).respond_with_data(
-        "", status=304)
+    httpserver.expect_request(
+        "/feed", headers={"If-None-Match": '"abc"'}
+    ).respond_with_data("", status=304)
     httpserver.expect_request("/feed").respond_with_data(
-        RSS, content_type="application/rss+xml", headers={"ETag": '"abc"'})
+        RSS, content_type="application/rss+xml", headers={"ETag": '"abc"'}
+    )
     setup_registry(tmp_path, sessions, {"offers": httpserver.url_for("/feed")}, clock)
     harvester.run(due_only=False)
     before = [(o.id, o.last_seen_at, o.content_hash) for o in offers(sessions)]
@@ -136,13 +173,18 @@ def test_a_304_writes_no_offers(
 
 
 def test_a_changed_item_is_updated_in_place(
-    httpserver: HTTPServer, tmp_path: Path, sessions: sessionmaker[Session],
-    harvester: Harvester, clock: Clock,
+    httpserver: HTTPServer,
+    tmp_path: Path,
+    sessions: sessionmaker[Session],
+    harvester: Harvester,
+    clock: Clock,
 ) -> None:
     httpserver.expect_oneshot_request("/feed").respond_with_data(RSS)
     setup_registry(tmp_path, sessions, {"offers": httpserver.url_for("/feed")}, clock)
     harvester.run(due_only=False)
-    changed = RSS.replace("Spawacz MIG/MAG – Ełk".encode(), "Spawacz TIG – Ełk".encode())
+    changed = RSS.replace(
+        "Spawacz MIG/MAG – Ełk".encode(), "Spawacz TIG – Ełk".encode()
+    )
     httpserver.expect_oneshot_request("/feed").respond_with_data(changed)
     [run] = harvester.run(due_only=False)
     assert (run.new, run.updated, run.unchanged) == (0, 1, 1)
@@ -151,15 +193,24 @@ def test_a_changed_item_is_updated_in_place(
 
 
 def test_a_broken_source_keeps_its_offers_and_does_not_stop_the_others(
-    httpserver: HTTPServer, tmp_path: Path, sessions: sessionmaker[Session],
-    harvester: Harvester, clock: Clock,
+    httpserver: HTTPServer,
+    tmp_path: Path,
+    sessions: sessionmaker[Session],
+    harvester: Harvester,
+    clock: Clock,
 ) -> None:
     httpserver.expect_oneshot_request("/a").respond_with_data(RSS)
     httpserver.expect_request("/b").respond_with_data(ATOM)
-    setup_registry(tmp_path, sessions, {"a": httpserver.url_for("/a"),
-                                        "b": httpserver.url_for("/b")}, clock)
+    setup_registry(
+        tmp_path,
+        sessions,
+        {"a": httpserver.url_for("/a"), "b": httpserver.url_for("/b")},
+        clock,
+    )
     harvester.run(due_only=False)
-    httpserver.expect_request("/a").respond_with_data("<html>maintenance</html>", status=500)
+    httpserver.expect_request("/a").respond_with_data(
+        "<html>maintenance</html>", status=500
+    )
     clock.now += timedelta(hours=1)
     summaries = {s.source: s for s in harvester.run(due_only=False)}
     assert summaries["metal/a"].status == "error"
@@ -176,19 +227,26 @@ def test_a_broken_source_keeps_its_offers_and_does_not_stop_the_others(
 
 
 def test_an_unparseable_document_is_an_error_not_zero_offers(
-    httpserver: HTTPServer, tmp_path: Path, sessions: sessionmaker[Session],
-    harvester: Harvester, clock: Clock,
+    httpserver: HTTPServer,
+    tmp_path: Path,
+    sessions: sessionmaker[Session],
+    harvester: Harvester,
+    clock: Clock,
 ) -> None:
-    httpserver.expect_request("/feed").respond_with_data("<html><body>Log in</body></html>",
-                                                         content_type="text/html")
+    httpserver.expect_request("/feed").respond_with_data(
+        "<html><body>Log in</body></html>", content_type="text/html"
+    )
     setup_registry(tmp_path, sessions, {"offers": httpserver.url_for("/feed")}, clock)
     [run] = harvester.run(due_only=False)
     assert run.status == "error" and "not an RSS or Atom feed" in (run.error or "")
 
 
 def test_the_scheduler_tick_harvests_only_due_sources(
-    httpserver: HTTPServer, tmp_path: Path, sessions: sessionmaker[Session],
-    harvester: Harvester, clock: Clock,
+    httpserver: HTTPServer,
+    tmp_path: Path,
+    sessions: sessionmaker[Session],
+    harvester: Harvester,
+    clock: Clock,
 ) -> None:
     httpserver.expect_request("/feed").respond_with_data(RSS)
     setup_registry(tmp_path, sessions, {"offers": httpserver.url_for("/feed")}, clock)

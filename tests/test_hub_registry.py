@@ -48,8 +48,10 @@ def problems(path: Path) -> list[str]:
 def test_real_registry_lists_the_founding_clusters_with_their_domains() -> None:
     registry = load(ROOT / "config" / "clusters.yaml")
     homepages = {c.slug: c.homepage for c in registry.clusters}
-    assert homepages == {"metalklaster": "https://metalklaster.pl/",
-                         "medienospartneriai": "https://medienospartneriai.lt/"}
+    assert homepages == {
+        "metalklaster": "https://metalklaster.pl/",
+        "medienospartneriai": "https://medienospartneriai.lt/",
+    }
     metal = registry.find_cluster("metalklaster")
     assert metal is not None and metal.name["pl"] == "Klaster Obróbki Metali"
     assert all(s.url.startswith("https://") for s in registry.sources)
@@ -66,12 +68,18 @@ def test_good_file_gives_sources_with_keys_and_intervals(tmp_path: Path) -> None
 def test_unknown_source_type_names_line_and_field(tmp_path: Path) -> None:
     path = write(tmp_path, GOOD.replace("type: rss", "type: rsss"))
     [problem] = problems(path)
-    assert problem.startswith(f"{path}:10: clusters[0].sources[0].type: unknown type 'rsss'")
+    assert problem.startswith(
+        f"{path}:10: clusters[0].sources[0].type: unknown type 'rsss'"
+    )
 
 
 def test_missing_url_names_the_source(tmp_path: Path) -> None:
-    path = write(tmp_path, GOOD.replace("        url: https://metalklaster.pl/jobs.atom\n", ""))
-    assert problems(path) == [f"{path}:13: clusters[0].sources[1].url: required field is missing"]
+    path = write(
+        tmp_path, GOOD.replace("        url: https://metalklaster.pl/jobs.atom\n", "")
+    )
+    assert problems(path) == [
+        f"{path}:13: clusters[0].sources[1].url: required field is missing"
+    ]
 
 
 def test_duplicate_slug_points_at_the_second_one(tmp_path: Path) -> None:
@@ -106,19 +114,27 @@ def test_missing_translation_of_the_cluster_name(tmp_path: Path) -> None:
 
 
 def test_duplicate_source_ids_in_one_cluster(tmp_path: Path) -> None:
-    path = write(tmp_path, GOOD.replace("      - type: atom", "      - id: offers\n        type: atom"))
+    path = write(
+        tmp_path,
+        GOOD.replace("      - type: atom", "      - id: offers\n        type: atom"),
+    )
     [problem] = problems(path)
     assert problem.startswith(
-        f"{path}:13: clusters[0].sources[1].id: duplicate source id 'offers'")
+        f"{path}:13: clusters[0].sources[1].id: duplicate source id 'offers'"
+    )
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
-    path = write(tmp_path, GOOD.replace("type: rss", "type: gopher").replace("30m", "soon"))
+    path = write(
+        tmp_path, GOOD.replace("type: rss", "type: gopher").replace("30m", "soon")
+    )
     assert len(problems(path)) == 2
 
 
 def test_environment_variables_fill_urls(tmp_path: Path) -> None:
-    path = write(tmp_path, GOOD.replace("https://metalklaster.pl/feed/", "${METAL}/feed/"))
+    path = write(
+        tmp_path, GOOD.replace("https://metalklaster.pl/feed/", "${METAL}/feed/")
+    )
     registry = load(path, environ={"METAL": "http://127.0.0.1:9"})
     assert registry.sources[0].url == "http://127.0.0.1:9/feed/"
     with pytest.raises(RegistryError) as info:
@@ -130,22 +146,32 @@ def test_environment_variables_fill_urls(tmp_path: Path) -> None:
 
 def test_overlay_points_sources_of_the_base_file_elsewhere(tmp_path: Path) -> None:
     write(tmp_path, GOOD)
-    overlay = write(tmp_path, """\
+    overlay = write(
+        tmp_path,
+        """\
         extends: clusters.yaml
         source_urls:
           metal/offers: http://127.0.0.1:8401/feed/
-        """, "demo.yaml")
+        """,
+        "demo.yaml",
+    )
     registry = load(overlay)
     assert [s.url for s in registry.sources] == [
-        "http://127.0.0.1:8401/feed/", "https://metalklaster.pl/jobs.atom"]
+        "http://127.0.0.1:8401/feed/",
+        "https://metalklaster.pl/jobs.atom",
+    ]
 
 
 def test_overlay_naming_a_source_that_does_not_exist(tmp_path: Path) -> None:
     write(tmp_path, GOOD)
-    overlay = write(tmp_path, "extends: clusters.yaml\nsource_urls:\n  metal/nope: http://x/\n",
-                    "demo.yaml")
+    overlay = write(
+        tmp_path,
+        "extends: clusters.yaml\nsource_urls:\n  metal/nope: http://x/\n",
+        "demo.yaml",
+    )
     assert problems(overlay) == [
-        f"{overlay}:3: source_urls.metal/nope: no such source in {tmp_path / 'clusters.yaml'}"]
+        f"{overlay}:3: source_urls.metal/nope: no such source in {tmp_path / 'clusters.yaml'}"
+    ]
 
 
 def test_demo_registry_points_every_source_at_loopback() -> None:
@@ -155,10 +181,16 @@ def test_demo_registry_points_every_source_at_loopback() -> None:
     assert all(s.url.startswith("http://127.0.0.1:8401/") for s in registry.sources)
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("90s", timedelta(seconds=90)), ("30m", timedelta(minutes=30)),
-    ("6h", timedelta(hours=6)), ("1d", timedelta(days=1)), (15, timedelta(minutes=15)),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("90s", timedelta(seconds=90)),
+        ("30m", timedelta(minutes=30)),
+        ("6h", timedelta(hours=6)),
+        ("1d", timedelta(days=1)),
+        (15, timedelta(minutes=15)),
+    ],
+)
 def test_parse_interval(text: str | int, expected: timedelta) -> None:
     assert parse_interval(text) == expected
 

@@ -22,8 +22,11 @@ LANGUAGE_NAMES = {"pl": "Polski", "lt": "Lietuvių", "en": "English"}
 
 
 def init_app(app: Flask) -> None:
-    Babel(app, locale_selector=current_language,
-          default_translation_directories="translations")
+    Babel(
+        app,
+        locale_selector=current_language,
+        default_translation_directories="translations",
+    )
     app.register_blueprint(pages_bp)
     app.add_url_rule("/", "root", _root)
     app.jinja_env.globals.update(
@@ -45,8 +48,12 @@ def current_language() -> str:
 
 
 def url_in_language(lang: str, **changes: Any) -> str:
-    """This page in another language, with the same query (the language switch)."""
-    args: dict[str, Any] = {**(request.view_args or {}), **request.args.to_dict(), **changes}
+    """This page in another language, with the same query (the language switch).
+
+    Empty parameters (a blank search box) are dropped to keep URLs clean.
+    """
+    query = {k: v for k, v in request.args.items() if v}
+    args: dict[str, Any] = {**(request.view_args or {}), **query, **changes}
     args["lang"] = lang
     return url_for(request.endpoint or "pages.home", **args)
 

@@ -52,7 +52,9 @@ def offers() -> str:
         page=request.args.get("page", 1, type=int) or 1,
     )
     return render_template(
-        "offers.html", query=query, result=search_offers(db, query),
+        "offers.html",
+        query=query,
+        result=search_offers(db, query),
         clusters=index.list_clusters(db),
     )
 

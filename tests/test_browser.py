@@ -1,0 +1,52 @@
+"""The site in headless Chromium (Debian's), driven by Playwright: what a visitor does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page
+from playwright.sync_api import expect
+
+from feeds.samples import SampleSites
+
+pytestmark = pytest.mark.browser
+
+
+def test_visitor_searches_without_diacritics_and_opens_the_offer(
+    page: Page, live_server: str, sample_sites: SampleSites, tmp_path: Path
+) -> None:
+    page.goto(live_server + "/pl/")
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Oferty klastrów biznesowych ponad granicami"
+    )
+    page.get_by_role("searchbox").fill("obrobka cnc")
+    page.get_by_role("button", name="Szukaj").click()
+    expect(page.get_by_role("status")).to_contain_text("Znaleziono")
+    page.get_by_role("link", name="Usługi obróbki CNC – toczenie i frezowanie").click()
+    expect(page.locator("h1")).to_have_text(
+        "Usługi obróbki CNC – toczenie i frezowanie"
+    )
+    page.screenshot(path=str(tmp_path / "offer.png"))
+    page.get_by_role("link", name="Zobacz ofertę na stronie członka").click()
+    # the member site's own page of the same offer
+    assert page.url.startswith(sample_sites.base_url + "/metalklaster/oferty/")
+    expect(page.locator("h1")).to_contain_text("obróbki CNC")
+
+
+def test_visitor_filters_by_cluster_and_switches_language(
+    page: Page, live_server: str
+) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone
+    page.goto(live_server + "/en/offers/")
+    page.get_by_label("Cluster").select_option("medienospartneriai")
+    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_role("status")).to_have_text("10 offers found")
+    page.get_by_role("link", name="LT", exact=True).click()
+    expect(page.get_by_role("status")).to_have_text("Rasta 10 pasiūlymų")
+    assert page.url.endswith("/lt/offers/?cluster=medienospartneriai")
+    # the interface is Lithuanian; each offer keeps the language it was written in
+    languages = page.locator("li.offer a.title").evaluate_all(
+        "els => els.map(e => e.lang)"
+    )
+    assert set(languages) == {"lt", "en"}

@@ -1,0 +1,147 @@
+"""Site pages through Flask's test client: a few HTML facts per page, never whole pages."""
+
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from lxml import html
+
+from hub.models import Offer
+
+
+def page(client: FlaskClient, url: str, status: int = 200) -> html.HtmlElement:
+    response = client.get(url)
+    assert response.status_code == status, (url, response.status_code)
+    return html.fromstring(response.get_data(as_text=True))
+
+
+def titles(doc: html.HtmlElement) -> list[str]:
+    return [a.text_content() for a in doc.cssselect("li.offer a.title")]
+
+
+def offer_id(app: Flask, title: str) -> int:
+    with app.extensions["ecoop.sessions"]() as db:
+        found = db.scalar(sa.select(Offer.id).where(Offer.title == title))
+    assert found is not None
+    return found
+
+
+def test_root_redirects_to_the_visitors_language(client: FlaskClient) -> None:
+    response = client.get("/", headers={"Accept-Language": "lt-LT,lt;q=0.9,en;q=0.5"})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/lt/")
+    response = client.get("/", headers={"Accept-Language": "de"})
+    assert response.headers["Location"].endswith("/en/")
+
+
+def test_unknown_language_is_not_found(client: FlaskClient) -> None:
+    assert client.get("/de/").status_code == 404
+
+
+def test_home_shows_clusters_with_counts_and_latest_offers(
+    harvested_app: Flask, client: FlaskClient
+) -> None:
+    doc = page(client, "/pl/")
+    cards = {
+        c.cssselect("h3")[0].text_content(): c.cssselect(".count")[0].text_content()
+        for c in doc.cssselect("li.cluster")
+    }
+    assert cards == {
+        "Klaster Obróbki Metali": "10 ofert",
+        "Klaster Drzewny „Medienos partneriai”": "10 ofert",
+    }
+    assert "Ostatnie pobranie" in doc.cssselect("li.cluster")[0].text_content()
+    assert len(titles(doc)) == 8
+
+
+def test_home_before_any_harvest_says_so(client: FlaskClient) -> None:
+    doc = page(client, "/en/")
+    assert "No offers have been harvested yet." in doc.text_content()
+
+
+def test_pages_are_translated(harvested_app: Flask, client: FlaskClient) -> None:
+    expected = {
+        "pl": ("Najnowsze oferty", "Metal Processing"),
+        "lt": ("Naujausi pasiūlymai", "Metal Processing"),
+        "en": ("Latest offers", "Metal Processing Cluster"),
+    }
+    for lang, (heading, _) in expected.items():
+        doc = page(client, f"/{lang}/")
+        assert doc.get("lang") == lang
+        assert heading in [h.text_content() for h in doc.cssselect("h2")]
+    assert "Metal Processing Cluster" in page(client, "/en/").text_content()
+    assert "Metalo apdirbimo klasteris" in page(client, "/lt/").text_content()
+
+
+def test_search_is_diacritic_blind(harvested_app: Flask, client: FlaskClient) -> None:
+    assert "Usługi obróbki CNC – toczenie i frezowanie" in titles(
+        page(client, "/en/offers/?q=obrobka")
+    )
+    assert "Medinės žaliuzės – gamyba pagal užsakymą" in titles(
+        page(client, "/en/offers/?q=ZALIUZES")
+    )
+    assert "Spawacz MIG/MAG – Ełk" in titles(page(client, "/pl/offers/?q=elk+spawacz"))
+
+
+def test_search_finds_nothing_and_offers_a_way_back(
+    harvested_app: Flask, client: FlaskClient
+) -> None:
+    doc = page(client, "/en/offers/?q=submarine&cluster=metalklaster")
+    assert titles(doc) == []
+    assert "No offers match your search." in doc.text_content()
+    assert doc.cssselect("p.empty a")[0].get("href") == "/en/offers/"
+
+
+def test_cluster_filter(harvested_app: Flask, client: FlaskClient) -> None:
+    doc = page(client, "/lt/offers/?cluster=medienospartneriai")
+    assert len(titles(doc)) == 10
+    assert doc.cssselect("p.result-count")[0].text_content() == "Rasta 10 pasiūlymų"
+    selected = doc.cssselect("select#cluster option[selected]")
+    assert [o.get("value") for o in selected] == ["medienospartneriai"]
+    assert len(titles(page(client, "/lt/offers/?cluster=nope"))) == 0
+
+
+def test_offers_are_paginated(harvested_app: Flask, client: FlaskClient) -> None:
+    first = page(client, "/en/offers/")
+    assert len(titles(first)) == 20
+    assert first.cssselect("a[rel=next]") == []
+    assert titles(page(client, "/en/offers/?page=2")) == []
+
+
+def test_offer_page_links_back_to_the_member_site(
+    harvested_app: Flask, client: FlaskClient
+) -> None:
+    offer = offer_id(harvested_app, "Spawacz MIG/MAG – Ełk")
+    doc = page(client, f"/pl/offers/{offer}")
+    assert doc.cssselect("h1")[0].text_content() == "Spawacz MIG/MAG – Ełk"
+    assert doc.cssselect("h1")[0].get("lang") == "pl"
+    link = doc.cssselect("a.button")[0]
+    assert re.match(r"http://127\.0\.0\.1:\d+/metalklaster/oferty/.+", link.get("href"))
+    assert "Oferta pracy" in doc.text_content()
+    assert page(client, "/pl/offers/999999", status=404) is not None
+
+
+def test_language_switch_keeps_page_and_query(
+    harvested_app: Flask, client: FlaskClient
+) -> None:
+    doc = page(client, "/pl/offers/?q=cnc&cluster=metalklaster")
+    switch = {a.get("hreflang"): a.get("href") for a in doc.cssselect("nav.langs a")}
+    assert switch == {
+        "lt": "/lt/offers/?q=cnc&cluster=metalklaster",
+        "en": "/en/offers/?q=cnc&cluster=metalklaster",
+    }
+    alternates = {link.get("hreflang") for link in doc.cssselect("link[rel=alternate]")}
+    assert alternates == {"pl", "lt", "en"}
+
+
+def test_harvested_script_never_reaches_the_page(
+    harvested_app: Flask, client: FlaskClient
+) -> None:
+    with harvested_app.extensions["ecoop.sessions"]() as db:
+        offers = list(db.scalars(sa.select(Offer)))
+    for offer in offers:
+        body = client.get(f"/en/offers/{offer.id}").get_data(as_text=True)
+        assert "<script>" not in body.split("</head>", 1)[1]
+        assert "javascript:" not in body
