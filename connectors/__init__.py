@@ -1,6 +1,7 @@
-"""Connectors: one module per source type, registered here under the ``type:`` names of YAML.
+"""Connectors: one module per source type.
 
-Built-ins use the same registry as any addition. Never imports Flask, SQLAlchemy or ``hub``.
+Each is registered here under the ``type:`` names of YAML. Built-ins use the same
+registry as any addition. Never imports Flask, SQLAlchemy or ``hub``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""The connector contract: the types that pass between the registry, a connector and the hub.
+"""The connector contract.
+
+The types that pass between the registry, a connector and the hub.
 
 Pure data and the error hierarchy only: no network, no database, no Flask.
 """
@@ -38,7 +40,8 @@ class Source:
 class FetchResult:
     """What one HTTP fetch of a source returned.
 
-    ``not_modified`` is true for a 304 answer to a conditional GET; ``body`` is then empty.
+    ``not_modified`` is true for a 304 answer to a conditional GET; ``body`` is then
+    empty.
     """
 
     url: str
@@ -54,7 +57,8 @@ class FetchResult:
 class RawItem:
     """One item as a connector found it: no sanitising, no inference, no defaults.
 
-    ``content`` is HTML as published; ``language`` is what the document declares, if anything.
+    ``content`` is HTML as published; ``language`` is what the document declares, if
+    anything.
     """
 
     guid: str

@@ -1,6 +1,7 @@
-"""The one HTTP fetch path of connectors: timeouts, size cap, conditional GET, User-Agent.
+"""The one HTTP fetch path of connectors.
 
-Owns the requests.Session; knows nothing of the index or the site.
+Timeouts, size cap, conditional GET, User-Agent. Owns the requests.Session; knows
+nothing of the index or the site.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ def fetch(
     The validators are sent back exactly as received (RFC 9110 §13.1).
 
     Raises:
-        FetchError: network failure, timeout, an HTTP error status or a body over the cap.
+        FetchError: network failure, timeout, an HTTP error status or a body over the
+            cap.
     """
     headers = {"Accept": accept}
     if etag:
@@ -89,7 +91,8 @@ def fetch(
 
 
 def _read_capped(response: requests.Response, url: str, max_bytes: int) -> bytes:
-    # iter_content decodes gzip/deflate as it streams, so the cap applies to decoded bytes.
+    # iter_content decodes gzip/deflate as it streams, so the cap applies to decoded
+    # bytes.
     chunks: list[bytes] = []
     size = 0
     for chunk in response.iter_content(chunk_size=64 * 1024):

@@ -1,4 +1,7 @@
-"""RSS 0.9x/1.0/2.0 and Atom through feedparser. Returns RawItem only; no index, no Flask."""
+"""RSS 0.9x/1.0/2.0 and Atom through feedparser.
+
+Returns RawItem only; no index, no Flask.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +23,10 @@ class RssConnector:
     """Feeds in any RSS or Atom dialect; ``rss`` and ``atom`` in YAML both name it."""
 
     source_type = "rss"
-    accept = "application/atom+xml, application/rss+xml;q=0.9, application/xml;q=0.5, */*;q=0.1"
+    accept = (
+        "application/atom+xml, application/rss+xml;q=0.9, "
+        "application/xml;q=0.5, */*;q=0.1"
+    )
 
     def parse(self, source: Source, result: FetchResult) -> list[RawItem]:
         # Bytes, never a URL: feedparser would otherwise fetch outside our limits.
@@ -46,7 +52,8 @@ def _to_raw_item(entry: Any, feed_language: str | None) -> RawItem | None:
     link = entry.get("link") or None
     if not title and not link:
         return None
-    # dict.get: feedparser's own get() maps a missing "updated" to "published" (and warns).
+    # dict.get: feedparser's own get() maps a missing "updated" to "published"
+    # (and warns).
     published = _time(dict.get(entry, "published_parsed"))
     updated = _time(dict.get(entry, "updated_parsed"))
     guid = entry.get("id") or link or _hash_id(title, published)

@@ -1,1 +1,4 @@
-"""Member side of the e-cooperation hub: feed profile, writer, validator and sample member sites."""
+"""Member side of the e-cooperation hub.
+
+Feed profile, writer, validator and sample member sites.
+"""

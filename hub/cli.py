@@ -1,4 +1,6 @@
-"""The ``ecoop`` command group (built on Flask's): demo, serve, worker, harvest, clusters, db.
+"""The ``ecoop`` command group (built on Flask's).
+
+Commands: demo, serve, worker, harvest, clusters, db.
 
 Exit codes: 0 ok, 1 problems found (invalid file, a source failed), 2 usage error.
 """
@@ -39,7 +41,8 @@ DEMO_REGISTRY = Path("config/demo.yaml")
     set_debug_flag=False,
 )
 def main() -> None:
-    """e-cooperation hub: harvest cluster offers into one index and serve the federation site."""
+    """e-cooperation hub: harvest cluster offers into one index and serve the
+    federation site."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -67,7 +70,8 @@ def clusters_check(file: Path | None) -> None:
             click.echo(problem, err=True)
         sys.exit(1)
     click.echo(
-        f"{path}: ok, {len(registry.clusters)} clusters, {len(registry.sources)} sources"
+        f"{path}: ok, {len(registry.clusters)} clusters, "
+        f"{len(registry.sources)} sources"
     )
     for source in registry.sources:
         minutes = int(source.interval.total_seconds() // 60)
@@ -109,7 +113,10 @@ def _sync_registry(app: Flask) -> None:
 
 
 def make_harvester(app: Flask, *, watch: bool = False) -> Harvester:
-    """A Harvester on the app's database; ``watch`` reloads the registry on each tick."""
+    """A Harvester on the app's database.
+
+    ``watch`` reloads the registry on each tick.
+    """
     from connectors.http import HttpLimits
     from connectors.http import make_http
 
@@ -129,7 +136,8 @@ def make_harvester(app: Flask, *, watch: bool = False) -> Harvester:
 
 def print_summaries(summaries: list[RunSummary]) -> None:
     click.echo(
-        f"{'source':<34} {'status':<13} {'new':>5} {'updated':>8} {'unchanged':>10}  error"
+        f"{'source':<34} {'status':<13} {'new':>5} {'updated':>8} {'unchanged':>10}"
+        "  error"
     )
     for s in summaries:
         click.echo(
@@ -209,7 +217,8 @@ def _serve(app: Flask, host: str, port: int, *, with_scheduler: bool) -> None:
 )
 @with_appcontext
 def serve(host: str, port: int, no_scheduler: bool) -> None:
-    """Apply migrations, then serve the site with the harvest scheduler (embedded default)."""
+    """Apply migrations, then serve the site with the harvest scheduler
+    (embedded default)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     hub_db.upgrade(app.extensions["ecoop.engine"])
     _sync_registry(app)
@@ -254,7 +263,8 @@ def demo(host: str, port: int, sites_port: int, registry: Path) -> None:
     )
     app = create_app({"ECOOP_REGISTRY": str(registry)})
     click.echo(
-        f"sample member sites on {sites.base_url}/ (database {app.config['DATABASE_URL']})"
+        f"sample member sites on {sites.base_url}/ "
+        f"(database {app.config['DATABASE_URL']})"
     )
     with app.app_context():
         hub_db.upgrade(app.extensions["ecoop.engine"])

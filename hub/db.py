@@ -1,4 +1,7 @@
-"""Engine, sessions and migrations for the index (SQLite by default, PostgreSQL in production)."""
+"""Engine, sessions and migrations for the index.
+
+SQLite by default, PostgreSQL in production.
+"""
 
 from __future__ import annotations
 

@@ -56,14 +56,14 @@ class Harvester:
         sessions: sessionmaker[Session],
         http: requests.Session,
         *,
-        limits: HttpLimits = HttpLimits(),
+        limits: HttpLimits | None = None,
         clock: Callable[[], datetime] = scheduler.utcnow,
         owner: str | None = None,
         registry_loader: Callable[[], Registry | None] | None = None,
     ) -> None:
         self.sessions = sessions
         self.http = http
-        self.limits = limits
+        self.limits = limits or HttpLimits()
         self.clock = clock
         self.owner = owner or scheduler.worker_id()
         self.registry_loader = registry_loader
@@ -78,7 +78,10 @@ class Harvester:
         return self.run(due_only=True)
 
     def run(self, *, due_only: bool, keys: list[str] | None = None) -> list[RunSummary]:
-        """Claim sources (due ones, or all / ``keys`` when not ``due_only``) and harvest them."""
+        """Claim sources and harvest them.
+
+        Due ones, or all / ``keys`` when not ``due_only``.
+        """
         with self.sessions() as db:
             claimed = scheduler.claim(
                 db, self.clock(), self.owner, due_only=due_only, keys=keys

@@ -1,4 +1,6 @@
-"""Every write of the index, and the reads that are not search: functions take a Session.
+"""Every write of the index, and the reads that are not search.
+
+Functions take a Session.
 
 Offers are upserted by (source, guid) and never deleted here.
 """
@@ -31,8 +33,8 @@ class UpsertCounts:
 def sync_registry(db: Session, registry: Registry, now: datetime) -> None:
     """Make clusters and sources in the index match the registry.
 
-    New sources are due at once; sources gone from the file become inactive (their offers
-    and history stay); a changed URL forgets the old validators.
+    New sources are due at once; sources gone from the file become inactive (their
+    offers and history stay); a changed URL forgets the old validators.
     """
     clusters = {c.slug: c for c in db.scalars(sa.select(Cluster))}
     for spec in registry.clusters:

@@ -1,4 +1,7 @@
-"""Offer kinds: an Enum whose values are the stable strings of URLs, the API and YAML."""
+"""Offer kinds.
+
+An Enum whose values are the stable strings of URLs, the API and YAML.
+"""
 
 from __future__ import annotations
 

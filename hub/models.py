@@ -1,4 +1,6 @@
-"""The unified index as SQLAlchemy 2.0 typed models; the schema itself comes from migrations.
+"""The unified index as SQLAlchemy 2.0 typed models.
+
+The schema itself comes from migrations.
 
 Times are aware UTC everywhere (``UTCDateTime`` restores the zone SQLite drops).
 """

@@ -38,7 +38,10 @@ _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 class RegistryError(Exception):
-    """clusters.yaml is unusable; ``problems`` holds one ``file:line: field: message`` each."""
+    """clusters.yaml is unusable.
+
+    ``problems`` holds one ``file:line: field: message`` each.
+    """
 
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
@@ -46,7 +49,10 @@ class RegistryError(Exception):
 
 
 def parse_interval(value: str | int) -> timedelta:
-    """``"90s"``, ``"30m"``, ``"6h"``, ``"1d"`` (or a number of minutes) -> timedelta."""
+    """Parse a duration into a timedelta.
+
+    ``"90s"``, ``"30m"``, ``"6h"``, ``"1d"`` (or a number of minutes) -> timedelta.
+    """
     if isinstance(value, bool):
         raise ValueError("expected a duration such as 30m, 6h or 1d")
     if isinstance(value, int):
@@ -165,7 +171,8 @@ def load(
     (default ``os.environ``), so one file can point at staging or demo hosts.
 
     Raises:
-        RegistryError: the file is missing, not YAML, or breaks a rule; every problem listed.
+        RegistryError: the file is missing, not YAML, or breaks a rule; every problem
+            listed.
     """
     path = Path(path)
     environ = os.environ if environ is None else environ
@@ -180,7 +187,8 @@ def load(
     except ValidationError as e:
         raise RegistryError(
             [
-                f"{path}:{_line_of(doc, err['loc'])}: {_field(err['loc'])}: {_message(err)}"
+                f"{path}:{_line_of(doc, err['loc'])}: "
+                f"{_field(err['loc'])}: {_message(err)}"
                 for err in e.errors()
             ]
         ) from e
@@ -211,10 +219,12 @@ def _read(path: Path) -> Any:
 
 
 def _extend(path: Path, overlay: Any, environ: Mapping[str, str]) -> tuple[Path, Any]:
-    """An overlay file: ``extends: <base file>`` plus ``source_urls: {cluster/id: url}``.
+    """Apply an overlay file.
 
+    An overlay is ``extends: <base file>`` plus ``source_urls: {cluster/id: url}``.
     Lets a demo or staging registry point the real clusters at other hosts without
-    copying them. Returns the base file's path and its document with the URLs replaced.
+    copying them. Returns the base file's path and its document with the URLs
+    replaced.
     """
     unknown = [k for k in overlay if k not in ("extends", "source_urls")]
     if unknown or "clusters" in overlay:
@@ -270,7 +280,10 @@ def _check_unique(spec: _File, doc: Any, path: Path) -> Iterable[str]:
     for i, cluster in enumerate(spec.clusters):
         loc: tuple[str | int, ...] = ("clusters", i, "slug")
         if cluster.slug in seen:
-            yield f"{path}:{_line_of(doc, loc)}: {_field(loc)}: duplicate slug {cluster.slug!r}"
+            yield (
+                f"{path}:{_line_of(doc, loc)}: {_field(loc)}: "
+                f"duplicate slug {cluster.slug!r}"
+            )
         seen.add(cluster.slug)
         ids: set[str] = set()
         for j, source in enumerate(cluster.sources):
@@ -279,7 +292,8 @@ def _check_unique(spec: _File, doc: Any, path: Path) -> Iterable[str]:
             if source_id in ids:
                 yield (
                     f"{path}:{_line_of(doc, loc)}: {_field(loc)}: duplicate source id "
-                    f"{source_id!r} in cluster {cluster.slug!r}; give each source an 'id:'"
+                    f"{source_id!r} in cluster {cluster.slug!r}; "
+                    "give each source an 'id:'"
                 )
             ids.add(source_id)
 
@@ -287,7 +301,10 @@ def _check_unique(spec: _File, doc: Any, path: Path) -> Iterable[str]:
 def _interpolate(
     node: Any, loc: tuple[str | int, ...], environ: Mapping[str, str], path: Path
 ) -> Iterable[str]:
-    """Replace ``${VAR}`` in string scalars in place; yield a problem per unset variable."""
+    """Replace ``${VAR}`` in string scalars in place.
+
+    Yields a problem per unset variable.
+    """
     items: Iterable[tuple[Any, Any]]
     if isinstance(node, Mapping):
         items = list(node.items())
@@ -326,7 +343,10 @@ def _line_of_node(node: Any, key: Any) -> int:
 
 
 def _line_of(doc: Any, loc: Iterable[str | int]) -> int:
-    """The line of the deepest node of ``loc`` that exists in the round-trip document."""
+    """The line of the deepest node of ``loc``.
+
+    Only nodes that exist in the round-trip document count.
+    """
     node, line = doc, 1
     for key in loc:
         try:
@@ -360,8 +380,11 @@ def _message(err: Any) -> str:
 
 
 class Watcher:
-    """Reloads the registry when its file changes; a file that fails validation is refused,
-    logged, and the last good registry stays in force."""
+    """Reloads the registry when its file changes.
+
+    A file that fails validation is refused, logged, and the last good registry stays
+    in force.
+    """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
@@ -370,7 +393,10 @@ class Watcher:
         self._stamp: tuple[int, int] | None = None
 
     def poll(self) -> Registry | None:
-        """The registry if the file changed since the last poll (and is valid), else None."""
+        """The registry if the file changed since the last poll, else None.
+
+        A changed file that fails validation also gives None.
+        """
         try:
             stat = self.path.stat()
             stamp = (stat.st_mtime_ns, stat.st_size)

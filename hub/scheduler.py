@@ -1,5 +1,7 @@
-"""When a source is next due (a pure rule), who harvests it (a lease in the index), and the
-APScheduler wiring that ticks. The tick holds no logic of its own.
+"""Harvest timing: when a source is due, who harvests it, and what ticks.
+
+When a source is next due (a pure rule), who harvests it (a lease in the index), and
+the APScheduler wiring that ticks. The tick holds no logic of its own.
 """
 
 from __future__ import annotations
@@ -31,8 +33,11 @@ def utcnow() -> datetime:
 def next_check_at(
     now: datetime, interval: timedelta, consecutive_errors: int
 ) -> datetime:
-    """The next harvest time: the interval, doubled per consecutive error, capped at 24 h
-    (never below the interval itself, and never "stop polling")."""
+    """The next harvest time.
+
+    The interval, doubled per consecutive error, capped at 24 h (never below the
+    interval itself, and never "stop polling").
+    """
     if consecutive_errors <= 0:
         return now + interval
     backoff = interval * (2 ** min(consecutive_errors, 16))
@@ -53,11 +58,12 @@ def claim(
     keys: list[str] | None = None,
     limit: int = 100,
 ) -> list[Source]:
-    """Lease sources to ``owner`` and return them; a source is leased to one owner at a time.
+    """Lease sources to ``owner`` and return them.
 
-    PostgreSQL: ``FOR UPDATE SKIP LOCKED`` lets any number of workers claim side by side.
-    SQLite: a compare-and-set on ``lease_until`` does the same for the processes of one
-    machine. An expired lease (a worker that died) is claimable again.
+    A source is leased to one owner at a time. PostgreSQL: ``FOR UPDATE SKIP LOCKED``
+    lets any number of workers claim side by side. SQLite: a compare-and-set on
+    ``lease_until`` does the same for the processes of one machine. An expired lease
+    (a worker that died) is claimable again.
     """
     free = sa.or_(Source.lease_until.is_(None), Source.lease_until < now)
     where = [Source.active, free]
@@ -88,10 +94,10 @@ def claim(
 
 
 def start(tick: Callable[[], object], seconds: float) -> BackgroundScheduler:
-    """Start one APScheduler job that calls ``tick`` every ``seconds`` (never overlapping).
+    """Start one APScheduler job that calls ``tick`` every ``seconds``.
 
-    Due times live in the index, not in an APScheduler job store, so restarting or running
-    several schedulers loses nothing and doubles nothing.
+    Runs never overlap. Due times live in the index, not in an APScheduler job store,
+    so restarting or running several schedulers loses nothing and doubles nothing.
     """
     scheduler = BackgroundScheduler(
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},

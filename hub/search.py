@@ -1,7 +1,8 @@
 """Offer search: the one interface the site and API call.
 
-This first engine matches every folded query word as a substring of a folded text column,
-so it is diacritic-blind on SQLite and PostgreSQL alike (``obrobka`` finds ``obróbka``).
+This first engine matches every folded query word as a substring of a folded text
+column, so it is diacritic-blind on SQLite and PostgreSQL alike (``obrobka`` finds
+``obróbka``).
 Full-text engines (FTS5, PostgreSQL tsvector) replace it behind the same interface.
 """
 

@@ -1,5 +1,7 @@
-"""Deployment settings: one registry of keys with defaults and help, read from the
-environment (or a mapping in tests). Feeds the loader, the README table and its docs test.
+"""Deployment settings: one registry of keys with defaults and help.
+
+Read from the environment (or a mapping in tests). Feeds the loader, the README table
+and its docs test.
 """
 
 from __future__ import annotations
@@ -59,7 +61,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "ECOOP_SCHEDULER",
         True,
-        "Run the harvest scheduler inside `ecoop serve` (false for web-only processes).",
+        "Run the harvest scheduler inside `ecoop serve` "
+        "(false for web-only processes).",
         _bool,
     ),
     Setting(
@@ -92,7 +95,9 @@ SETTINGS: tuple[Setting, ...] = (
 def load_settings(
     environ: Mapping[str, str], overrides: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Defaults, then the environment, then ``overrides`` (already typed, e.g. from tests).
+    """Defaults, then the environment, then ``overrides``.
+
+    ``overrides`` are already typed (e.g. from tests).
 
     Raises:
         SettingsError: a value in the environment cannot be parsed.

@@ -55,13 +55,19 @@ ALLOWED_TAGS = {
 
 
 def fold(text: str) -> str:
-    """Case- and accent-blind form for search: ``fold("Łódź Spółka")`` is ``"lodz spolka"``."""
+    """Case- and accent-blind form for search.
+
+    ``fold("Łódź Spółka")`` is ``"lodz spolka"``.
+    """
     decomposed = unicodedata.normalize("NFKD", text.translate(_EXTRA))
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
 def sanitize_html(html: str) -> str:
-    """Keep structure and links, drop scripts, styles, handlers and unsafe URL schemes."""
+    """Sanitize HTML from a feed.
+
+    Keep structure and links, drop scripts, styles, handlers and unsafe URL schemes.
+    """
     return nh3.clean(
         html,
         tags=ALLOWED_TAGS,

@@ -120,7 +120,10 @@ def client(app: Flask) -> FlaskClient:
 
 @pytest.fixture
 def ecoop(app: Flask) -> Callable[..., Result]:
-    """Run an ``ecoop`` command against the test app: ``ecoop("harvest", "--cluster", "x")``."""
+    """Run an ``ecoop`` command against the test app.
+
+    Usage: ``ecoop("harvest", "--cluster", "x")``.
+    """
 
     def invoke(*args: str) -> Result:
         return app.test_cli_runner().invoke(main, list(args))

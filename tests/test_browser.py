@@ -1,4 +1,7 @@
-"""The site in headless Chromium (Debian's), driven by Playwright: what a visitor does."""
+"""The site in headless Chromium (Debian's), driven by Playwright.
+
+What a visitor does.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""RSS/Atom connector: golden files (input beside expected raw items) and a loopback fetch."""
+"""RSS/Atom connector.
+
+Golden files (input beside expected raw items) and a loopback fetch.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""`ecoop demo` as a user runs it: a subprocess on free ports, offline, serving both clusters."""
+"""`ecoop demo` as a user runs it.
+
+A subprocess on free ports, offline, serving both clusters.
+"""
 
 from __future__ import annotations
 

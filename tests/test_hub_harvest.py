@@ -43,7 +43,8 @@ def setup_registry(
     tmp_path: Path, sessions: sessionmaker[Session], urls: dict[str, str], clock: Clock
 ) -> None:
     sources = "".join(
-        f"      - id: {name}\n        type: rss\n        url: {url}\n        interval: 1h\n"
+        f"      - id: {name}\n        type: rss\n"
+        f"        url: {url}\n        interval: 1h\n"
         for name, url in urls.items()
     )
     path = tmp_path / "clusters.yaml"

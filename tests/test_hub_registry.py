@@ -170,7 +170,8 @@ def test_overlay_naming_a_source_that_does_not_exist(tmp_path: Path) -> None:
         "demo.yaml",
     )
     assert problems(overlay) == [
-        f"{overlay}:3: source_urls.metal/nope: no such source in {tmp_path / 'clusters.yaml'}"
+        f"{overlay}:3: source_urls.metal/nope: "
+        f"no such source in {tmp_path / 'clusters.yaml'}"
     ]
 
 

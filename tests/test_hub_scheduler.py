@@ -1,4 +1,7 @@
-"""The next-due rule (pure, table-tested) and the lease that gives a source one harvester."""
+"""The next-due rule and the harvest lease.
+
+The next-due rule is pure and table-tested; the lease gives a source one harvester.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""The PL/LT/EN catalogs are complete, compiled, and cover every string of the templates."""
+"""The PL/LT/EN catalogs.
+
+They are complete, compiled, and cover every string of the templates.
+"""
 
 from __future__ import annotations
 

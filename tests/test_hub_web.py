@@ -1,4 +1,7 @@
-"""Site pages through Flask's test client: a few HTML facts per page, never whole pages."""
+"""Site pages through Flask's test client.
+
+A few HTML facts per page, never whole pages.
+"""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import mimetypes
+import signal
 import socket
 import socketserver
 import sys
@@ -301,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  Klaster Obróbki Metali (RSS 2.0):  {sites.url(METAL_FEED_PATH)}")
     print(f"  Medienos partneriai (Atom 1.0):    {sites.url(WOOD_FEED_PATH)}")
     print("Press Ctrl+C to stop.", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         while True:
             time.sleep(3600)

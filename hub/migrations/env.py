@@ -1,4 +1,7 @@
-"""Alembic environment: runs on the engine that hub.db hands over (never a URL in an ini)."""
+"""Alembic environment.
+
+Runs on the engine that hub.db hands over (never a URL in an ini).
+"""
 
 from __future__ import annotations
 
