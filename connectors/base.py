@@ -1,6 +1,4 @@
-"""The connector contract.
-
-The types that pass between the registry, a connector and the hub.
+"""The connector contract: types passed between the registry, a connector and the hub.
 
 Pure data and the error hierarchy only: no network, no database, no Flask.
 """
@@ -41,7 +39,7 @@ class FetchResult:
     """What one HTTP fetch of a source returned.
 
     ``not_modified`` is true for a 304 answer to a conditional GET; ``body`` is then
-    empty.
+    empty. ``url`` is the final URL after redirects.
     """
 
     url: str
@@ -57,47 +55,105 @@ class FetchResult:
 class RawItem:
     """One item as a connector found it: no sanitising, no inference, no defaults.
 
-    ``content`` is HTML as published; ``language`` is what the document declares, if
-    anything.
+    ``guid`` is the document's own id for the item, if it has one (the hub derives a
+    key when it has not). ``content`` is HTML as published; ``language`` is what the
+    document declares, if anything.
     """
 
-    guid: str
+    guid: str | None
     link: str | None
     title: str
     summary: str | None = None
     content: str | None = None
     published: datetime | None = None
     updated: datetime | None = None
+    valid_through: datetime | None = None
     author: str | None = None
     categories: tuple[str, ...] = ()
     language: str | None = None
 
 
+@dataclasses.dataclass(frozen=True)
+class ParsedDocument:
+    """Everything a connector read from one document.
+
+    Attributes:
+        items: the items, in document order.
+        deleted: ids of items the document says are withdrawn (RFC 6721 tombstones).
+        complete: the document declares it lists every live item (RFC 5005
+            ``fh:complete``), or ``None`` when it does not say.
+        ttl: how long the publisher asks to wait before fetching again (RSS ``ttl``).
+        skipped: items that were unusable and left out (no title and no link...).
+    """
+
+    items: list[RawItem]
+    deleted: tuple[str, ...] = ()
+    complete: bool | None = None
+    ttl: timedelta | None = None
+    skipped: int = 0
+
+
 class Connector(Protocol):
-    """A source type. ``parse`` is pure: bytes in, raw items out."""
+    """A source type. ``parse`` is pure: bytes in, a parsed document out."""
 
     source_type: str
     accept: str
 
-    def parse(self, source: Source, result: FetchResult) -> list[RawItem]: ...
+    def parse(self, source: Source, result: FetchResult) -> ParsedDocument: ...
+
+
+# The closed set of error classes a run records (shown on the status page).
+ERROR_CLASSES = (
+    "timeout",
+    "too_large",
+    "blocked_destination",
+    "redirects",
+    "protocol",
+    "network",
+    "http_status",
+    "not_a_feed",
+    "empty_body",
+    "encoding",
+    "parse",
+    "parse_timeout",
+    "internal",
+)
 
 
 class ConnectorError(Exception):
-    """Root of the errors a connector raises; carries the source URL."""
+    """Root of the errors a connector raises; carries the URL and an error class."""
 
-    def __init__(self, url: str, message: str) -> None:
+    error_class = "internal"
+
+    def __init__(self, url: str, message: str, error_class: str | None = None) -> None:
         super().__init__(f"{message} ({url})")
         self.url = url
         self.message = message
+        if error_class is not None:
+            assert error_class in ERROR_CLASSES, error_class
+            self.error_class = error_class
 
 
 class FetchError(ConnectorError):
     """The source could not be fetched (network, timeout, HTTP status, size cap)."""
 
-    def __init__(self, url: str, message: str, status: int | None = None) -> None:
-        super().__init__(url, message)
+    error_class = "network"
+
+    def __init__(
+        self,
+        url: str,
+        message: str,
+        error_class: str | None = None,
+        *,
+        status: int | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(url, message, error_class)
         self.status = status
+        self.headers = dict(headers or {})
 
 
 class ParseError(ConnectorError):
     """The fetched document is not usable as a whole."""
+
+    error_class = "parse"

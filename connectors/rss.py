@@ -1,22 +1,43 @@
-"""RSS 0.9x/1.0/2.0 and Atom through feedparser.
-
-Returns RawItem only; no index, no Flask.
+"""RSS 0.9x/1.0/2.0 and Atom via feedparser, plus RFC 6721 tombstones and RFC 5005
+``fh:complete`` via lxml. Returns a ParsedDocument only; no index, no Flask.
 """
 
 from __future__ import annotations
 
 import calendar
-import hashlib
 from datetime import UTC
 from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 import feedparser
+from lxml import etree
 
 from connectors.base import FetchResult
+from connectors.base import ParsedDocument
 from connectors.base import ParseError
 from connectors.base import RawItem
 from connectors.base import Source
+from connectors.charset import decode
+from connectors.charset import to_utf8_xml
+from connectors.sniff import sniff
+
+TOMBSTONES_NS = "http://purl.org/atompub/tombstones/1.0"
+HISTORY_NS = "http://purl.org/syndication/history/1.0"
+MAX_TTL = timedelta(days=1)
+
+_NOT_FEEDS = {
+    "html": "an HTML page, not a feed",
+    "json": "a JSON document, not an RSS or Atom feed (JSON Feed needs type: jsonfeed)",
+    "unknown": "not an RSS or Atom feed",
+}
+_SAFE_XML = etree.XMLParser(
+    resolve_entities=False,
+    no_network=True,
+    huge_tree=False,
+    load_dtd=False,
+    recover=True,
+)
 
 
 class RssConnector:
@@ -24,27 +45,52 @@ class RssConnector:
 
     source_type = "rss"
     accept = (
-        "application/atom+xml, application/rss+xml;q=0.9, "
-        "application/xml;q=0.5, */*;q=0.1"
+        "application/atom+xml, application/rss+xml;q=0.9, application/xml;q=0.5, "
+        "*/*;q=0.1"
     )
 
-    def parse(self, source: Source, result: FetchResult) -> list[RawItem]:
-        # Bytes, never a URL: feedparser would otherwise fetch outside our limits.
-        parsed = feedparser.parse(
+    def parse(self, source: Source, result: FetchResult) -> ParsedDocument:
+        kind = sniff(result.body)
+        if kind == "empty":
+            raise ParseError(source.url, "empty body", "empty_body")
+        if kind in _NOT_FEEDS:
+            raise ParseError(source.url, _NOT_FEEDS[kind], "not_a_feed")
+        text = decode(
             result.body,
-            response_headers={k.lower(): v for k, v in result.headers.items()},
+            source.url,
+            content_type=result.headers.get("Content-Type"),
+            configured=source.options.get("encoding"),
         )
-        if not parsed.get("version") and not parsed.entries:
-            raise ParseError(source.url, "not an RSS or Atom feed") from parsed.get(
-                "bozo_exception"
-            )
+        body = to_utf8_xml(text)
+        # Bytes, never a URL: feedparser would otherwise fetch outside our limits. The
+        # final URL resolves relative links; the charset is ours, decided above. HTML
+        # is sanitised once, by the hub (nh3), not by feedparser's slower sanitiser.
+        parsed = feedparser.parse(
+            body,
+            response_headers={
+                "content-location": result.url,
+                "content-type": "application/xml; charset=utf-8",
+            },
+            sanitize_html=False,
+        )
+        if not parsed.get("version"):
+            raise ParseError(source.url, "not an RSS or Atom feed", "not_a_feed")
         feed_language = _language(parsed.feed.get("language"))
-        items = []
+        items, skipped = [], 0
         for entry in parsed.entries:
             item = _to_raw_item(entry, feed_language)
-            if item is not None:
+            if item is None:
+                skipped += 1
+            else:
                 items.append(item)
-        return items
+        deleted, complete = _extensions(body)
+        return ParsedDocument(
+            items=items,
+            deleted=deleted,
+            complete=complete,
+            ttl=_ttl(parsed.feed.get("ttl")),
+            skipped=skipped,
+        )
 
 
 def _to_raw_item(entry: Any, feed_language: str | None) -> RawItem | None:
@@ -52,19 +98,22 @@ def _to_raw_item(entry: Any, feed_language: str | None) -> RawItem | None:
     link = entry.get("link") or None
     if not title and not link:
         return None
-    # dict.get: feedparser's own get() maps a missing "updated" to "published"
-    # (and warns).
+    # dict.get: feedparser's own get() maps a missing "updated" to "published" (and
+    # warns, see feedparser issue 310).
     published = _time(dict.get(entry, "published_parsed"))
     updated = _time(dict.get(entry, "updated_parsed"))
-    guid = entry.get("id") or link or _hash_id(title, published)
     content = None
-    if entry.get("content"):
-        content = entry.content[0].get("value")
     language = None
     if entry.get("content"):
+        content = entry.content[0].get("value")
         language = _language(entry.content[0].get("language"))
+    language = language or _language(
+        entry.get("language")
+        or (entry.get("summary_detail") or {}).get("language")
+        or (entry.get("title_detail") or {}).get("language")
+    )
     return RawItem(
-        guid=guid,
+        guid=(entry.get("id") or "").strip() or None,
         link=link,
         title=title,
         summary=entry.get("summary"),
@@ -77,18 +126,43 @@ def _to_raw_item(entry: Any, feed_language: str | None) -> RawItem | None:
     )
 
 
+def _extensions(body: bytes) -> tuple[tuple[str, ...], bool | None]:
+    """RFC 6721 tombstone refs and RFC 5005 completeness, when the document has them."""
+    if TOMBSTONES_NS.encode() not in body and HISTORY_NS.encode() not in body:
+        return (), None
+    try:
+        root = etree.fromstring(body, _SAFE_XML)
+    except etree.XMLSyntaxError:
+        return (), None
+    if root is None:
+        return (), None
+    refs = tuple(
+        ref.strip()
+        for el in root.iter(f"{{{TOMBSTONES_NS}}}deleted-entry")
+        if (ref := el.get("ref"))
+    )
+    complete = True if root.find(f"{{{HISTORY_NS}}}complete") is not None else None
+    return refs, complete
+
+
 def _time(value: Any) -> datetime | None:
     if not value:
         return None
-    return datetime.fromtimestamp(calendar.timegm(value), UTC)
+    try:
+        return datetime.fromtimestamp(calendar.timegm(value), UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+def _ttl(value: Any) -> timedelta | None:
+    try:
+        minutes = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return min(timedelta(minutes=minutes), MAX_TTL) if minutes > 0 else None
 
 
 def _language(value: str | None) -> str | None:
     if not value:
         return None
     return value.split("-")[0].split("_")[0].strip().lower() or None
-
-
-def _hash_id(title: str, published: datetime | None) -> str:
-    stamp = published.isoformat() if published else ""
-    return "sha256:" + hashlib.sha256(f"{title}\n{stamp}".encode()).hexdigest()[:32]

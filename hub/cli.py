@@ -123,6 +123,7 @@ def make_harvester(app: Flask, *, watch: bool = False) -> Harvester:
     limits = HttpLimits(
         connect_timeout=app.config["ECOOP_FETCH_CONNECT_TIMEOUT"],
         read_timeout=app.config["ECOOP_FETCH_READ_TIMEOUT"],
+        deadline=app.config["ECOOP_FETCH_DEADLINE"],
         max_bytes=app.config["ECOOP_FETCH_MAX_BYTES"],
     )
     watcher = Watcher(app.config["ECOOP_REGISTRY"]) if watch else None
@@ -131,26 +132,34 @@ def make_harvester(app: Flask, *, watch: bool = False) -> Harvester:
         make_http(),
         limits=limits,
         registry_loader=watcher.poll if watcher else None,
+        pool_size=app.config["ECOOP_POOL_SIZE"],
+        per_host=app.config["ECOOP_PER_HOST"],
     )
 
 
 def print_summaries(summaries: list[RunSummary]) -> None:
     click.echo(
         f"{'source':<34} {'status':<13} {'new':>5} {'updated':>8} {'unchanged':>10}"
-        "  error"
+        f" {'withdrawn':>10} {'failed':>7}  error / warning"
     )
     for s in summaries:
+        note = f"{s.error_class}: {s.error}" if s.error else (s.warning or "")
         click.echo(
             f"{s.source:<34} {s.status:<13} {s.new:>5} {s.updated:>8} {s.unchanged:>10}"
-            f"  {s.error or ''}"
+            f" {s.withdrawn:>10} {s.failed:>7}  {note}"
         )
 
 
 @main.command()
 @click.option("--cluster", "cluster", help="Only the sources of this cluster (slug).")
 @click.option("--source", "source", help="Only this source (cluster/id).")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Ignore validators and unchanged bodies: re-read everything.",
+)
 @with_appcontext
-def harvest(cluster: str | None, source: str | None) -> None:
+def harvest(cluster: str | None, source: str | None, force: bool) -> None:
     """Harvest every source once, now, and print a per-source summary."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     logging.getLogger("hub").setLevel(logging.WARNING)  # the table below says it all
@@ -164,12 +173,37 @@ def harvest(cluster: str | None, source: str | None) -> None:
         ]
     if not keys:
         raise click.UsageError("no configured source matches --cluster/--source")
-    summaries = make_harvester(app).run(due_only=False, keys=keys)
+    summaries = make_harvester(app).run(due_only=False, keys=keys, force=force)
     print_summaries(summaries)
     skipped = len(keys) - len(summaries)
     if skipped:
         click.echo(f"{skipped} source(s) skipped: being harvested by another process")
     sys.exit(1 if any(s.status == "error" for s in summaries) else 0)
+
+
+@main.command()
+@with_appcontext
+def status() -> None:
+    """Print the health of every source; exit 1 if any is failing or needs attention."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    with app.extensions["ecoop.sessions"]() as session:
+        health = index.list_source_health(session)
+    click.echo(
+        f"{'source':<32} {'state':<9} {'last run':<17} {'result':<12} {'http':>4} "
+        f"{'new':>4} {'upd':>4} {'same':>5} {'errs':>4} {'next check':<17} note"
+    )
+    for row in health:
+        run, src = row.last_run, row.source
+        when = f"{run.started_at:%Y-%m-%d %H:%M}" if run else "-"
+        click.echo(
+            f"{src.key:<32} {row.state:<9} {when:<17} {run.status if run else '-':<12} "
+            f"{(run.http_status if run else None) or '-':>4} "
+            f"{run.items_new if run else 0:>4} {run.items_updated if run else 0:>4} "
+            f"{run.items_unchanged if run else 0:>5} {src.consecutive_errors:>4} "
+            f"{src.next_check_at:%Y-%m-%d %H:%M}  "
+            f"{src.attention or src.last_error or (run.warning if run else '') or ''}"
+        )
+    sys.exit(1 if any(row.state in ("failing", "attention") for row in health) else 0)
 
 
 @main.command()

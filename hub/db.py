@@ -17,6 +17,8 @@ from flask import g
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
+from hub.text import fold
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -33,9 +35,18 @@ def make_engine(url: str, **kwargs: Any) -> sa.Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+            # The search index triggers (migration 0002) fold titles with the very
+            # function Python search uses: one fold for both engines (issue 8).
+            dbapi_connection.create_function(
+                "ecoop_fold", 1, _fold_or_none, deterministic=True
+            )
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _fold_or_none(text: str | None) -> str | None:
+    return None if text is None else fold(text)
 
 
 def make_sessionmaker(engine: sa.Engine) -> sessionmaker[Session]:

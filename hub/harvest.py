@@ -1,37 +1,60 @@
-"""One run of one source under its lease, recorded as a HarvestRun.
+"""Harvest runs: claimed sources fetched in parallel and written one by one, each
+recorded as a HarvestRun.
 
-    claimed source ─> connector fetch (conditional GET) ─> connector.parse ─> raw items
-        ─> normalize.to_offer ─> index.upsert_offers ─> HarvestRun + next_check_at
+    claim (lease) ─> fetch (conditional GET; a pool, per-host limit) ─> same body? stop
+        ─> connector.parse ─> identity.assign_keys ─> normalize.to_offer       (threads)
+        ─> index.upsert_offers / withdraw / mark_missing ─> HarvestRun, next_check_at
+                                                                   (the calling thread)
 
-Only this module knows every stage. A failure becomes data (a run with status "error");
-it never escapes to stop other sources, and it never touches harvested offers.
+Only this module knows every stage. A failure becomes data (a run with status "error"
+and an error class); it never escapes to stop other sources and never touches the
+offers already harvested.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
+import random
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import as_completed
 from datetime import datetime
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import requests
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
 import connectors
 from connectors.base import ConnectorError
+from connectors.base import FetchError
+from connectors.base import FetchResult
+from connectors.base import ParsedDocument
 from connectors.base import Source as SourceSpec
 from connectors.http import HttpLimits
+from connectors.http import Validators
 from connectors.http import fetch
 from hub import index
 from hub import scheduler
+from hub.identity import assign_keys
 from hub.models import HarvestRun
 from hub.models import Source
+from hub.normalize import OfferData
 from hub.normalize import to_offer
 from hub.registry import Registry
 
 log = logging.getLogger(__name__)
+
+# A complete feed that shrinks below this share of its last size withdraws nothing.
+SHRINK_RATIO = 0.5
+SHRINK_MIN_ITEMS = 5
+SHRINK_MEMORY = timedelta(days=7)
+ATTENTION_AFTER = timedelta(days=3)  # 401/403/404 this long: an operator must look
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,13 +66,42 @@ class RunSummary:
     new: int = 0
     updated: int = 0
     unchanged: int = 0
+    withdrawn: int = 0
     failed: int = 0
     error: str | None = None
+    error_class: str | None = None
+    warning: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class _Job:
+    """A claimed source as the fetch thread sees it: no ORM object crosses threads."""
+
+    source_id: int
+    run_id: int
+    spec: SourceSpec
+    validators: Validators
+    body_hash: str | None
+
+
+@dataclasses.dataclass
+class _Outcome:
+    job: _Job
+    result: FetchResult | None = None
+    document: ParsedDocument | None = None
+    offers: list[OfferData] = dataclasses.field(default_factory=list)
+    failed: int = 0
+    body_hash: str | None = None
+    error: ConnectorError | None = None
 
 
 class Harvester:
-    """Harvests sources claimed from the index. The same object runs in the web process,
-    in ``ecoop worker`` and in ``ecoop harvest``."""
+    """Harvests sources claimed from the index.
+
+    The same object runs in the web process, in ``ecoop worker`` and in
+    ``ecoop harvest``. ``pool_size`` fetches run at once, at most ``per_host`` of them
+    on one host.
+    """
 
     def __init__(
         self,
@@ -60,6 +112,9 @@ class Harvester:
         clock: Callable[[], datetime] = scheduler.utcnow,
         owner: str | None = None,
         registry_loader: Callable[[], Registry | None] | None = None,
+        pool_size: int = 4,
+        per_host: int = 1,
+        jitter: Callable[[], float] = lambda: random.uniform(0, scheduler.JITTER),
     ) -> None:
         self.sessions = sessions
         self.http = http
@@ -67,122 +122,293 @@ class Harvester:
         self.clock = clock
         self.owner = owner or scheduler.worker_id()
         self.registry_loader = registry_loader
+        self.pool_size = pool_size
+        self.per_host = per_host
+        self.jitter = jitter
+        self._hosts: dict[str, threading.Semaphore] = {}
+        self._hosts_lock = threading.Lock()
 
     def tick(self) -> list[RunSummary]:
-        """Harvest every source that is due now (the scheduled job)."""
-        if self.registry_loader is not None:
-            registry = self.registry_loader()
-            if registry is not None:
-                with self.sessions() as db:
-                    index.sync_registry(db, registry, self.clock())
+        """The scheduled job: reload the registry if it changed, expire offers whose
+        valid-through passed, harvest every source that is due."""
+        with self.sessions() as db:
+            if self.registry_loader is not None:
+                registry = self.registry_loader()
+                if registry is not None:
+                    try:
+                        index.sync_registry(db, registry, self.clock())
+                    except sa.exc.IntegrityError:  # another worker synced it first
+                        db.rollback()
+                        index.sync_registry(db, registry, self.clock())
+            index.expire_offers(db, self.clock())
         return self.run(due_only=True)
 
-    def run(self, *, due_only: bool, keys: list[str] | None = None) -> list[RunSummary]:
-        """Claim sources and harvest them.
+    def run(
+        self, *, due_only: bool, keys: list[str] | None = None, force: bool = False
+    ) -> list[RunSummary]:
+        """Claim sources (the due ones, or all / ``keys``) and harvest them.
 
-        Due ones, or all / ``keys`` when not ``due_only``.
+        Without ``keys``, at most four rounds of the pool are claimed at once, so no
+        lease runs out while its source waits in the queue; the next tick takes the
+        rest. ``force`` sends no validators and re-reads an unchanged body.
         """
         with self.sessions() as db:
             claimed = scheduler.claim(
-                db, self.clock(), self.owner, due_only=due_only, keys=keys
+                db,
+                self.clock(),
+                self.owner,
+                due_only=due_only,
+                keys=keys,
+                limit=len(keys) if keys else self.pool_size * 4,
             )
-            return [self.run_source(db, source) for source in claimed]
+            jobs = [self._start(db, source, force) for source in claimed]
+            db.commit()
+            summaries = []
+            with ThreadPoolExecutor(max_workers=max(1, self.pool_size)) as pool:
+                futures = [pool.submit(self._fetch, job) for job in jobs]
+                for future in as_completed(futures):
+                    summaries.append(self._write(db, future.result()))
+        return sorted(summaries, key=lambda s: s.source)
 
-    def run_source(self, db: Session, source: Source) -> RunSummary:
-        """Harvest one claimed source, record the run, release the lease."""
-        started = self.clock()
-        run = HarvestRun(source_id=source.id, started_at=started, status="running")
-        spec = SourceSpec(
-            key=source.key,
-            cluster=source.cluster.slug,
-            type=source.type,
-            url=source.url,
-            interval=timedelta(seconds=source.interval_seconds),
-            options=source.options,
+    # --- stages --------------------------------------------------------------------
+
+    def _start(self, db: Session, source: Source, force: bool) -> _Job:
+        run = HarvestRun(
+            source_id=source.id,
+            started_at=self.clock(),
+            status="running",
+            owner=self.owner,
         )
+        db.add(run)
+        db.flush()
+        return _Job(
+            source_id=source.id,
+            run_id=run.id,
+            spec=SourceSpec(
+                key=source.key,
+                cluster=source.cluster.slug,
+                type=source.type,
+                url=source.url,
+                interval=timedelta(seconds=source.interval_seconds),
+                options=source.options,
+            ),
+            validators=Validators()
+            if force
+            else Validators(source.etag, source.last_modified),
+            body_hash=None if force else source.body_hash,
+        )
+
+    def _fetch(self, job: _Job) -> _Outcome:
+        """Fetch, parse and normalise one source. Runs in a pool thread: no database."""
+        outcome = _Outcome(job)
+        connector = connectors.get_connector(job.spec.type)
         try:
-            summary = self._harvest(db, source, spec, run)
+            with self._host_slot(job.spec.url):
+                outcome.result = fetch(
+                    self.http,
+                    job.spec.url,
+                    accept=connector.accept,
+                    validators=job.validators,
+                    limits=self.limits,
+                )
+            if outcome.result.not_modified:
+                return outcome
+            outcome.body_hash = hashlib.sha256(outcome.result.body).hexdigest()
+            if outcome.body_hash == job.body_hash:
+                return outcome
+            outcome.document = connector.parse(job.spec, outcome.result)
+            now = self.clock()
+            for key, item in assign_keys(outcome.document.items):
+                try:
+                    outcome.offers.append(to_offer(job.spec, key, item, now))
+                except Exception:  # one bad item never loses the others
+                    log.exception(
+                        "item %r of %s could not be normalised", key, job.spec.key
+                    )
+                    outcome.failed += 1
         except ConnectorError as e:
-            db.rollback()
-            summary = self._fail(run, source, e.message, getattr(e, "status", None))
+            outcome.error = e
         except Exception as e:  # a bug or a library crash must not stop other sources
-            log.exception("harvest of %s crashed", source.key)
-            db.rollback()
-            summary = self._fail(
-                run, source, f"internal error: {type(e).__name__}: {e}", None
+            log.exception("harvest of %s crashed", job.spec.key)
+            outcome.error = ConnectorError(
+                job.spec.url, f"internal error: {type(e).__name__}: {e}", "internal"
             )
-        now = self.clock()
-        run.finished_at = now
-        source.last_run_at = now
-        source.next_check_at = scheduler.next_check_at(
-            now, spec.interval, source.consecutive_errors
-        )
-        source.lease_until = None
-        source.lease_owner = None
-        db.add_all([run, source])
+        return outcome
+
+    def _write(self, db: Session, outcome: _Outcome) -> RunSummary:
+        """Record one outcome in the index, if this worker still holds the lease."""
+        job = outcome.job
+        source = db.get(Source, job.source_id, populate_existing=True)
+        run = db.get(HarvestRun, job.run_id)
+        if source is None or run is None or source.lease_owner != self.owner:
+            log.warning(
+                "lease on %s lost before its results were written; dropped",
+                job.spec.key,
+            )
+            db.rollback()
+            return RunSummary(
+                job.spec.key, "error", error="lease lost", error_class="timeout"
+            )
+        try:
+            summary = self._apply(db, source, run, outcome)
+        except Exception as e:  # e.g. a database error: the run still gets recorded
+            log.exception("writing the harvest of %s failed", job.spec.key)
+            db.rollback()
+            source = db.get(Source, job.source_id, populate_existing=True)
+            run = db.get(HarvestRun, job.run_id)
+            assert source is not None and run is not None
+            outcome = _Outcome(
+                job,
+                error=ConnectorError(
+                    job.spec.url, f"internal error: {type(e).__name__}: {e}", "internal"
+                ),
+            )
+            summary = self._apply(db, source, run, outcome)
         db.commit()
         log.info(
-            "harvested %s: %s new=%d updated=%d unchanged=%d failed=%d%s",
-            source.key,
+            "harvested %s: %s new=%d updated=%d unchanged=%d withdrawn=%d failed=%d%s",
+            summary.source,
             summary.status,
             summary.new,
             summary.updated,
             summary.unchanged,
+            summary.withdrawn,
             summary.failed,
             f" error={summary.error!r}" if summary.error else "",
         )
         return summary
 
-    def _harvest(
-        self, db: Session, source: Source, spec: SourceSpec, run: HarvestRun
+    def _apply(
+        self, db: Session, source: Source, run: HarvestRun, outcome: _Outcome
     ) -> RunSummary:
-        connector = connectors.get_connector(source.type)
-        result = fetch(
-            self.http,
-            source.url,
-            accept=connector.accept,
-            etag=source.etag,
-            last_modified=source.last_modified,
-            limits=self.limits,
-        )
-        run.http_status = result.status
-        run.bytes = len(result.body)
-        source.etag, source.last_modified = result.etag, result.last_modified
-        if result.not_modified:
-            run.status = "not_modified"
-            self._succeed(source)
-            return RunSummary(source.key, "not_modified")
-        items = connector.parse(spec, result)
         now = self.clock()
-        offers, failed = [], 0
-        for item in items:
-            try:
-                offers.append(to_offer(spec, item, now))
-            except Exception:  # one bad item never loses the others
-                log.exception(
-                    "item %r of %s could not be normalised", item.guid, source.key
-                )
-                failed += 1
-        counts = index.upsert_offers(db, source, offers, now)
+        result, document = outcome.result, outcome.document
+        hint = None
+        if outcome.error is not None:
+            self._record_error(source, run, outcome.error, now)
+            if isinstance(outcome.error, FetchError):
+                hint = scheduler.server_hint(outcome.error.headers, now)
+        else:
+            assert result is not None
+            run.http_status = source.last_status = result.status
+            run.bytes = len(result.body)
+            source.etag, source.last_modified = result.etag, result.last_modified
+            source.body_hash = outcome.body_hash or source.body_hash
+            if document is None:  # a 304, or the same bytes as last time
+                run.status = "not_modified" if result.not_modified else "unchanged"
+                run.items_withdrawn = index.mark_missing(db, source, None, now)
+            else:
+                self._record_items(db, source, run, outcome, now)
+            source.last_success_at = now
+            source.last_error = source.failing_since = source.attention = None
+            source.consecutive_errors = 0
+            hint = scheduler.server_hint(
+                result.headers, now, document.ttl if document else None
+            )
+        run.finished_at = now
+        source.last_run_at = now
+        source.next_check_at = scheduler.next_check_at(
+            now,
+            timedelta(seconds=source.interval_seconds),
+            source.consecutive_errors,
+            hint=hint,
+            jitter=self.jitter(),
+        )
+        source.lease_until = source.lease_owner = None
+        return RunSummary(
+            source.key,
+            run.status,
+            run.items_new,
+            run.items_updated,
+            run.items_unchanged,
+            run.items_withdrawn,
+            run.items_failed,
+            run.error,
+            run.error_class,
+            run.warning,
+        )
+
+    def _record_items(
+        self,
+        db: Session,
+        source: Source,
+        run: HarvestRun,
+        outcome: _Outcome,
+        now: datetime,
+    ) -> None:
+        assert outcome.document is not None
+        counts = index.upsert_offers(db, source, outcome.offers, now)
+        withdrawn = index.withdraw(db, source, outcome.document.deleted, now)
+        failed = outcome.failed + outcome.document.skipped
+        total = len(outcome.offers) + failed
+        complete = bool(source.options.get("complete")) or bool(
+            outcome.document.complete
+        )
+        if complete:
+            warning = self._insane(db, source, total, now)
+            if warning:
+                run.warning = warning
+            else:
+                seen = {offer.guid for offer in outcome.offers}
+                withdrawn += index.mark_missing(db, source, seen, now)
         run.status = "ok"
         run.items_new, run.items_updated = counts.new, counts.updated
         run.items_unchanged, run.items_failed = counts.unchanged, failed
-        self._succeed(source)
-        return RunSummary(
-            source.key, "ok", counts.new, counts.updated, counts.unchanged, failed
+        run.items_withdrawn = withdrawn
+
+    def _insane(
+        self, db: Session, source: Source, total: int, now: datetime
+    ) -> str | None:
+        """Why this harvest of a complete feed must not withdraw by absence, if it must
+        not: an empty feed, or one under half the size of the last unflagged run.
+
+        A shrink stays flagged until the feed recovers, or until the last unflagged
+        run is older than SHRINK_MEMORY: then the smaller feed is the new normal.
+        """
+        if total == 0:
+            return "the feed came back empty; nothing withdrawn"
+        last = db.scalar(
+            sa.select(
+                HarvestRun.items_new
+                + HarvestRun.items_updated
+                + HarvestRun.items_unchanged
+                + HarvestRun.items_failed
+            )
+            .where(
+                HarvestRun.source_id == source.id,
+                HarvestRun.status == "ok",
+                HarvestRun.warning.is_(None),
+                HarvestRun.started_at >= now - SHRINK_MEMORY,
+            )
+            .order_by(HarvestRun.started_at.desc(), HarvestRun.id.desc())
+            .limit(1)
         )
+        if last and last >= SHRINK_MIN_ITEMS and total < last * SHRINK_RATIO:
+            return f"the feed shrank from {last} to {total} items; nothing withdrawn"
+        return None
 
-    def _succeed(self, source: Source) -> None:
-        source.last_success_at = self.clock()
-        source.last_error = None
-        source.consecutive_errors = 0
-
-    def _fail(
-        self, run: HarvestRun, source: Source, message: str, status: int | None
-    ) -> RunSummary:
+    def _record_error(
+        self, source: Source, run: HarvestRun, error: ConnectorError, now: datetime
+    ) -> None:
+        status = getattr(error, "status", None)
         run.status = "error"
-        run.error = message
+        run.error = error.message
+        run.error_class = error.error_class
         run.http_status = status
-        source.last_error = message
+        source.last_status = status
+        source.last_error = error.message
         source.consecutive_errors += 1
-        return RunSummary(source.key, "error", error=message)
+        source.failing_since = source.failing_since or now
+        if status == 410:
+            source.attention = "gone: the member site answers 410 for this URL"
+        elif (
+            status in (401, 403, 404) and now - source.failing_since >= ATTENTION_AFTER
+        ):
+            source.attention = f"HTTP {status} since {source.failing_since:%Y-%m-%d}"
+
+    def _host_slot(self, url: str) -> threading.Semaphore:
+        host = (urlsplit(url).hostname or "").lower()
+        with self._hosts_lock:
+            if host not in self._hosts:
+                self._hosts[host] = threading.BoundedSemaphore(self.per_host)
+            return self._hosts[host]

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
+from collections.abc import Iterator
 from datetime import datetime
+from datetime import timedelta
+from typing import Any
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -17,10 +21,13 @@ from sqlalchemy.orm import joinedload
 
 from hub.kinds import OfferStatus
 from hub.models import Cluster
+from hub.models import HarvestRun
 from hub.models import Offer
 from hub.models import Source
 from hub.normalize import OfferData
 from hub.registry import Registry
+
+T = TypeVar("T")
 
 
 @dataclasses.dataclass
@@ -60,8 +67,12 @@ def sync_registry(db: Session, registry: Registry, now: datetime) -> None:
             row = Source(key=spec_source.key, next_check_at=now, consecutive_errors=0)
             db.add(row)
         elif row.url != spec_source.url:
-            row.etag = row.last_modified = None
+            row.etag = row.last_modified = row.body_hash = row.attention = None
             row.next_check_at = now
+        elif row.last_run_at is not None:  # a shortened interval applies at once
+            row.next_check_at = min(
+                row.next_check_at, row.last_run_at + spec_source.interval
+            )
         row.cluster_id = clusters[spec_source.cluster].id
         row.type = spec_source.type
         row.url = spec_source.url
@@ -91,53 +102,168 @@ def upsert_offers(
     """Insert new offers, update changed ones, touch unchanged ones; never delete.
 
     Idempotent: the same offers a second time count as unchanged and write no content.
+    An offer seen again is active again (unless its valid-through has passed), whatever
+    absence or tombstone had withdrawn it. Written in bulk: one statement per batch of
+    new or untouched offers, one per changed offer.
     """
     counts = UpsertCounts()
     offers = list(offers)
-    existing = {
-        o.guid: o
-        for o in db.scalars(
-            sa.select(Offer).where(
-                Offer.source_id == source.id, Offer.guid.in_([o.guid for o in offers])
+    known = _known(db, source, [o.guid for o in offers])
+    inserts: list[dict[str, object]] = []
+    touched: list[int] = []
+    for data in offers:
+        status = (
+            OfferStatus.EXPIRED
+            if data.valid_through and data.valid_through <= now
+            else OfferStatus.ACTIVE
+        )
+        seen = {
+            "last_seen_at": now,
+            "missing_runs": 0,
+            "missing_since": None,
+            "status": status,
+            "withdrawn_at": None,
+        }
+        row = known.get(data.guid)
+        if row is None:
+            inserts.append(
+                {
+                    "source_id": source.id,
+                    "cluster_id": source.cluster_id,
+                    "guid": data.guid,
+                    "first_seen_at": now,
+                    "country": source.cluster.country,
+                    "published_at": data.published_at or now,
+                    **_content(data),
+                    **seen,
+                }
+            )
+            counts.new += 1
+        elif row.content_hash != data.content_hash:
+            dated = {"published_at": data.published_at} if data.published_at else {}
+            db.execute(
+                sa.update(Offer)
+                .where(Offer.id == row.id)
+                .values(**_content(data), **dated, **seen)
+            )
+            counts.updated += 1
+        elif row.status == status and row.missing_runs == 0:
+            touched.append(row.id)  # the common case: only last_seen_at moves
+            counts.unchanged += 1
+        else:
+            db.execute(sa.update(Offer).where(Offer.id == row.id).values(**seen))
+            counts.unchanged += 1
+    if inserts:
+        db.execute(sa.insert(Offer), inserts)
+    for chunk in _chunks(touched):
+        db.execute(sa.update(Offer).where(Offer.id.in_(chunk)).values(last_seen_at=now))
+    return counts
+
+
+def _content(data: OfferData) -> dict[str, object]:
+    return {
+        "kind": data.kind.value,
+        "title": data.title,
+        "body_html": data.body_html,
+        "body_text": data.body_text,
+        "language": data.language,
+        "url": data.url,
+        "categories": list(data.categories),
+        "updated_at": data.updated_at,
+        "valid_through": data.valid_through,
+        "content_hash": data.content_hash,
+        "search_text": data.search_text,
+    }
+
+
+def _chunks(values: list[T], size: int = 500) -> Iterator[list[T]]:
+    """Batches small enough for any backend's bound-parameter limit."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _known(db: Session, source: Source, guids: list[str]) -> dict[str, sa.Row[Any]]:
+    """What the index knows of these guids of ``source``: id, hash, status, absences."""
+    found: dict[str, sa.Row[Any]] = {}
+    for chunk in _chunks(guids):
+        found.update(
+            (row.guid, row)
+            for row in db.execute(
+                sa.select(
+                    Offer.id,
+                    Offer.guid,
+                    Offer.content_hash,
+                    Offer.status,
+                    Offer.missing_runs,
+                ).where(Offer.source_id == source.id, Offer.guid.in_(chunk))
             )
         )
-    }
-    country = source.cluster.country
-    for data in offers:
-        row = existing.get(data.guid)
-        if row is not None and row.content_hash == data.content_hash:
-            row.last_seen_at = now
-            if row.status == OfferStatus.WITHDRAWN:
-                row.status = OfferStatus.ACTIVE
-            counts.unchanged += 1
-            continue
-        if row is None:
-            row = Offer(
-                source_id=source.id,
-                cluster_id=source.cluster_id,
-                guid=data.guid,
-                first_seen_at=now,
-                country=country,
+    return found
+
+
+def withdraw(db: Session, source: Source, guids: Iterable[str], now: datetime) -> int:
+    """Withdraw the offers a document explicitly says are gone (RFC 6721 tombstones)."""
+    withdrawn = 0
+    for chunk in _chunks(list(guids)):
+        result = db.execute(
+            sa.update(Offer)
+            .where(
+                Offer.source_id == source.id,
+                Offer.guid.in_(chunk),
+                Offer.status != OfferStatus.WITHDRAWN,
             )
-            existing[data.guid] = row
-            db.add(row)
-            counts.new += 1
-        else:
-            counts.updated += 1
-        row.kind = data.kind.value
-        row.title = data.title
-        row.body_html = data.body_html
-        row.body_text = data.body_text
-        row.language = data.language
-        row.url = data.url
-        row.categories = list(data.categories)
-        row.published_at = data.published_at
-        row.updated_at = data.updated_at
-        row.content_hash = data.content_hash
-        row.search_text = data.search_text
-        row.status = OfferStatus.ACTIVE
-        row.last_seen_at = now
-    return counts
+            .values(status=OfferStatus.WITHDRAWN, withdrawn_at=now)
+        )
+        withdrawn += int(result.rowcount)  # type: ignore[attr-defined]
+    return withdrawn
+
+
+def mark_missing(
+    db: Session,
+    source: Source,
+    seen: set[str] | None,
+    now: datetime,
+    *,
+    runs: int = 3,
+    span: timedelta = timedelta(hours=24),
+) -> int:
+    """Count one more absence for every active offer of a complete source not in
+    ``seen``; withdraw those missing from ``runs`` consecutive harvests spanning at
+    least ``span``. Call only after a sane harvest of a complete feed.
+
+    ``seen=None`` means the document did not change since the last harvest (a 304 or
+    the same bytes): the offers missing then are missing still.
+
+    Returns:
+        How many offers were withdrawn now.
+    """
+    query = sa.select(Offer).where(
+        Offer.source_id == source.id, Offer.status == OfferStatus.ACTIVE
+    )
+    if seen is None:
+        query = query.where(Offer.missing_runs > 0)
+    withdrawn = 0
+    for row in db.scalars(query):
+        if seen is not None and row.guid in seen:
+            continue
+        row.missing_runs += 1
+        row.missing_since = row.missing_since or now
+        if row.missing_runs >= runs and now - row.missing_since >= span:
+            row.status = OfferStatus.WITHDRAWN
+            row.withdrawn_at = now
+            withdrawn += 1
+    return withdrawn
+
+
+def expire_offers(db: Session, now: datetime) -> int:
+    """Move active offers whose valid-through has passed to expired."""
+    result = db.execute(
+        sa.update(Offer)
+        .where(Offer.status == OfferStatus.ACTIVE, Offer.valid_through <= now)
+        .values(status=OfferStatus.EXPIRED)
+    )
+    db.commit()
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 # --- reads for the site -------------------------------------------------------------
@@ -196,3 +322,73 @@ def list_clusters(db: Session) -> list[Cluster]:
     return list(
         db.scalars(sa.select(Cluster).where(Cluster.active).order_by(Cluster.slug))
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceHealth:
+    """A source with its last finished run: a row of the status page and of
+    `ecoop status`."""
+
+    source: Source
+    last_run: HarvestRun | None
+
+    @property
+    def state(self) -> str:
+        """``ok``, ``failing``, ``attention`` (an operator must look) or ``new``."""
+        if self.source.attention:
+            return "attention"
+        if self.source.consecutive_errors:
+            return "failing"
+        return "ok" if self.last_run else "new"
+
+
+def list_source_health(db: Session) -> list[SourceHealth]:
+    """Every active source with its last finished run, by key."""
+    latest = (
+        sa.select(HarvestRun.source_id, sa.func.max(HarvestRun.id).label("run_id"))
+        .where(HarvestRun.status != "running")
+        .group_by(HarvestRun.source_id)
+        .subquery()
+    )
+    rows = db.execute(
+        sa.select(Source, HarvestRun)
+        .options(joinedload(Source.cluster))
+        .outerjoin(latest, latest.c.source_id == Source.id)
+        .outerjoin(HarvestRun, HarvestRun.id == latest.c.run_id)
+        .where(Source.active)
+        .order_by(Source.key)
+    ).all()
+    return [SourceHealth(source, run) for source, run in rows]
+
+
+def find_source_for_ping(
+    db: Session, source: str | None, url: str | None
+) -> Source | None:
+    """The active source a ping names, by key or by its exact configured URL.
+
+    Only sources in the registry can be named: a ping never introduces a URL.
+    """
+    query = sa.select(Source).where(Source.active)
+    if source:
+        return db.scalar(query.where(Source.key == source))
+    if url:
+        return db.scalars(
+            query.where(Source.url == url.strip()).order_by(Source.key)
+        ).first()
+    return None
+
+
+def request_harvest(
+    db: Session, source: Source, now: datetime, min_gap: timedelta
+) -> timedelta | None:
+    """Make ``source`` due now, unless it was pinged less than ``min_gap`` ago.
+
+    Returns:
+        None when accepted, else how long the caller must wait.
+    """
+    if source.last_ping_at is not None and now - source.last_ping_at < min_gap:
+        return source.last_ping_at + min_gap - now
+    source.last_ping_at = now
+    source.next_check_at = min(source.next_check_at, now)
+    db.commit()
+    return None

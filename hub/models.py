@@ -93,11 +93,17 @@ class Source(Base):
     # fetch state
     etag: Mapped[str | None] = mapped_column(sa.String(1000))
     last_modified: Mapped[str | None] = mapped_column(sa.String(100))
+    body_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    last_status: Mapped[int | None]
     next_check_at: Mapped[datetime] = mapped_column(index=True)
     last_run_at: Mapped[datetime | None]
     last_success_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(sa.Text)
     consecutive_errors: Mapped[int] = mapped_column(default=0)
+    failing_since: Mapped[datetime | None]
+    # why an operator must look (gone, long refused); polling goes on regardless
+    attention: Mapped[str | None] = mapped_column(sa.String(500))
+    last_ping_at: Mapped[datetime | None]
     lease_until: Mapped[datetime | None]
     lease_owner: Mapped[str | None] = mapped_column(sa.String(200))
 
@@ -121,6 +127,7 @@ class Offer(Base):
     __table_args__ = (
         sa.UniqueConstraint("source_id", "guid"),
         sa.Index("ix_offers_status_published", "status", "published_at"),
+        sa.Index("ix_offers_source_status", "source_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -141,12 +148,16 @@ class Offer(Base):
     url: Mapped[str | None] = mapped_column(sa.String(2000))
     published_at: Mapped[datetime]
     updated_at: Mapped[datetime | None]
-    valid_through: Mapped[datetime | None]
+    valid_through: Mapped[datetime | None] = mapped_column(index=True)
     status: Mapped[str] = mapped_column(sa.String(16), default="active")
     content_hash: Mapped[str] = mapped_column(sa.String(64))
     search_text: Mapped[str] = mapped_column(sa.Text, default="")
     first_seen_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
+    # absence from a complete feed: runs missed in a row, since when (withdrawal rule)
+    missing_runs: Mapped[int] = mapped_column(default=0)
+    missing_since: Mapped[datetime | None]
+    withdrawn_at: Mapped[datetime | None]
 
     source: Mapped[Source] = relationship()
     cluster: Mapped[Cluster] = relationship()
@@ -157,20 +168,26 @@ class HarvestRun(Base):
     __tablename__ = "harvest_runs"
     __table_args__ = (
         sa.Index("ix_harvest_runs_source_started", "source_id", "started_at"),
+        sa.Index("ix_harvest_runs_status", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     source_id: Mapped[int] = mapped_column(sa.ForeignKey("sources.id"))
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
-    status: Mapped[str] = mapped_column(sa.String(16))  # ok, not_modified, error
+    # running, ok, not_modified, unchanged (same body), error
+    status: Mapped[str] = mapped_column(sa.String(16))
     http_status: Mapped[int | None]
     bytes: Mapped[int] = mapped_column(default=0)
     items_new: Mapped[int] = mapped_column(default=0)
     items_updated: Mapped[int] = mapped_column(default=0)
     items_unchanged: Mapped[int] = mapped_column(default=0)
     items_failed: Mapped[int] = mapped_column(default=0)
+    items_withdrawn: Mapped[int] = mapped_column(default=0)
+    error_class: Mapped[str | None] = mapped_column(sa.String(32))
     error: Mapped[str | None] = mapped_column(sa.Text)
+    warning: Mapped[str | None] = mapped_column(sa.Text)
+    owner: Mapped[str | None] = mapped_column(sa.String(200))
 
     source: Mapped[Source] = relationship()
 

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from connectors.base import RawItem
 from connectors.base import Source
+from hub.identity import normalise_url
 from hub.kinds import OfferKind
 from hub.text import fold
 from hub.text import html_to_text
@@ -32,33 +33,46 @@ class OfferData:
     language: str | None
     url: str | None
     categories: tuple[str, ...]
-    published_at: datetime
+    published_at: datetime | None
     updated_at: datetime | None
+    valid_through: datetime | None
     content_hash: str
     search_text: str
 
 
-def to_offer(source: Source, item: RawItem, now: datetime) -> OfferData:
-    """Normalise one raw item of ``source``.
+def to_offer(source: Source, key: str, item: RawItem, now: datetime) -> OfferData:
+    """Normalise one raw item of ``source``, known in the index by ``key``.
 
-    A date in the future is clamped to ``now`` so it cannot pin itself to the top.
+    A date in the future is clamped to ``now`` so it cannot pin itself to the top; an
+    undated item gets no date here (the index dates it by when it was first seen).
+    The content hash leaves out volatile fields (dates, tracking parameters), so a
+    re-stamped but unchanged item counts as unchanged.
     """
-    title = squash(html_to_text(item.title)) or (item.link or item.guid)
+    title = squash(html_to_text(item.title)) or item.link or key
     body_html = sanitize_html(item.content or item.summary or "")
     body_text = html_to_text(body_html)
     categories = tuple(dict.fromkeys(squash(c) for c in item.categories if squash(c)))
-    published = min(item.published or item.updated or now, now)
+    dated = item.published or item.updated
+    published = min(dated, now) if dated else None
     updated = min(item.updated, now) if item.updated else None
     language = item.language or source.options.get("language")
     kind = _kind(source, categories)
     digest = hashlib.sha256(
         json.dumps(
-            [title, body_html, item.link, categories, language, kind.value],
+            [
+                title,
+                body_html,
+                normalise_url(item.link) if item.link else None,
+                categories,
+                language,
+                kind.value,
+                item.valid_through.isoformat() if item.valid_through else None,
+            ],
             ensure_ascii=False,
         ).encode()
     ).hexdigest()
     return OfferData(
-        guid=item.guid,
+        guid=key,
         kind=kind,
         title=title,
         body_html=body_html,
@@ -68,6 +82,7 @@ def to_offer(source: Source, item: RawItem, now: datetime) -> OfferData:
         categories=categories,
         published_at=published,
         updated_at=updated,
+        valid_through=item.valid_through,
         content_hash=digest,
         search_text=fold(" ".join([title, " ".join(categories), body_text])),
     )

@@ -5,6 +5,7 @@ Every error names file, line and field. Pure: reads one file, no network, no dat
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import logging
 import os
@@ -81,6 +82,18 @@ class SourceSpec(_Model):
     kind: str | None = None
     kind_by_category: dict[str, str] = Field(default_factory=dict)
     language: str | None = Field(default=None, pattern=r"^[a-z]{2}$")
+    complete: bool = False
+    encoding: str | None = None
+
+    @field_validator("encoding")
+    @classmethod
+    def _encoding(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                codecs.lookup(value)
+            except LookupError:
+                raise ValueError(f"unknown encoding {value!r}") from None
+        return value
 
     @field_validator("type")
     @classmethod
@@ -263,7 +276,14 @@ def _sources(spec: _File) -> Iterable[Source]:
     for cluster in spec.clusters:
         for source in cluster.sources:
             options = source.model_dump(
-                include={"kind", "kind_by_category", "language"}, exclude_none=True
+                include={
+                    "kind",
+                    "kind_by_category",
+                    "language",
+                    "complete",
+                    "encoding",
+                },
+                exclude_none=True,
             )
             yield Source(
                 key=f"{cluster.slug}/{source.id or source.type}",

@@ -84,6 +84,24 @@ SETTINGS: tuple[Setting, ...] = (
         _positive(float),
     ),
     Setting(
+        "ECOOP_FETCH_DEADLINE",
+        60.0,
+        "Longest a whole fetch may take, seconds (beats servers that trickle).",
+        _positive(float),
+    ),
+    Setting(
+        "ECOOP_POOL_SIZE", 4, "Sources fetched at once by one process.", _positive(int)
+    ),
+    Setting(
+        "ECOOP_PER_HOST", 1, "Fetches at once to one host, per process.", _positive(int)
+    ),
+    Setting(
+        "ECOOP_PING_MIN_SECONDS",
+        300,
+        "Least time between two accepted pings of one source, seconds.",
+        _positive(int),
+    ),
+    Setting(
         "ECOOP_FETCH_MAX_BYTES",
         10 * 1024 * 1024,
         "Largest body a fetch accepts, bytes.",

@@ -38,6 +38,12 @@ CHROMIUM_ARGS = [
 ]
 
 
+@pytest.fixture(scope="session")
+def httpserver_listen_address() -> tuple[str, int]:
+    """pytest-httpserver binds 127.0.0.1 (the only host pytest-socket allows)."""
+    return ("127.0.0.1", 0)
+
+
 @pytest.fixture
 def data_dir() -> Path:
     return DATA

@@ -53,3 +53,17 @@ def test_visitor_filters_by_cluster_and_switches_language(
         "els => els.map(e => e.lang)"
     )
     assert set(languages) == {"lt", "en"}
+
+
+def test_operator_reads_the_harvest_status(page: Page, live_server: str) -> None:
+    page.goto(live_server + "/en/")
+    page.get_by_role("navigation", name="Main").get_by_role(
+        "link", name="Status"
+    ).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Harvest status")
+    rows = page.locator("table.status tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_contain_text("Healthy")
+    page.get_by_role("link", name="PL", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Stan pobierania")
+    expect(page.locator("table.status tbody tr").first).to_contain_text("Sprawne")

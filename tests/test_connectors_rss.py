@@ -6,24 +6,32 @@ Golden files (input beside expected raw items) and a loopback fetch.
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import json
+import time
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from pytest_httpserver import HTTPServer
+from werkzeug import Request
+from werkzeug import Response
 
 from connectors import get_connector
 from connectors import source_types
 from connectors.base import FetchError
 from connectors.base import FetchResult
+from connectors.base import ParsedDocument
 from connectors.base import ParseError
-from connectors.base import RawItem
 from connectors.base import Source
+from connectors.http import HttpLimits
+from connectors.http import Validators
 from connectors.http import fetch
 from connectors.http import make_http
 
 DATA = Path(__file__).resolve().parent / "data"
+RSS_BODY = (DATA / "rss" / "basic.xml").read_bytes()
 GOLDEN = sorted([*DATA.glob("rss/*.xml"), *DATA.glob("atom/*.atom")])
 
 
@@ -33,12 +41,21 @@ def source(url: str = "https://example.org/feed", type_: str = "rss") -> Source:
     )
 
 
-def as_json(item: RawItem) -> dict[str, object]:
-    out = dataclasses.asdict(item)
-    for key in ("published", "updated"):
-        out[key] = out[key].isoformat() if out[key] else None
-    out["categories"] = list(item.categories)
-    return out
+def as_json(document: ParsedDocument) -> dict[str, object]:
+    items = []
+    for item in document.items:
+        out = dataclasses.asdict(item)
+        for key in ("published", "updated", "valid_through"):
+            out[key] = out[key].isoformat() if out[key] else None
+        out["categories"] = list(item.categories)
+        items.append(out)
+    return {
+        "items": items,
+        "deleted": list(document.deleted),
+        "complete": document.complete,
+        "ttl_minutes": document.ttl.total_seconds() / 60 if document.ttl else None,
+        "skipped": document.skipped,
+    }
 
 
 def test_rss_and_atom_are_both_registered() -> None:
@@ -51,20 +68,54 @@ def test_parse_matches_golden_file(path: Path) -> None:
     result = FetchResult(
         url="https://example.org/feed", status=200, headers={}, body=path.read_bytes()
     )
-    items = get_connector("rss").parse(source(), result)
+    document = get_connector("rss").parse(source(), result)
     expected = json.loads(
         path.with_name(path.name + ".json").read_text(encoding="utf-8")
     )
-    assert [as_json(item) for item in items] == expected
+    assert as_json(document) == expected
 
 
-@pytest.mark.parametrize("body", [b"", b"<html><body>Login</body></html>", b'{"a": 1}'])
-def test_parse_refuses_a_document_that_is_not_a_feed(body: bytes) -> None:
+@pytest.mark.parametrize(
+    ("body", "error_class"),
+    [
+        (b"", "empty_body"),
+        (b"  \n", "empty_body"),
+        (b"<!DOCTYPE html><html><body><form>Log in</form></body></html>", "not_a_feed"),
+        (b'{"version": "https://jsonfeed.org/version/1.1"}', "not_a_feed"),
+        (b"<?xml version='1.0'?><catalog><book/></catalog>", "not_a_feed"),
+        (b"\xff\xfe<rss version='2.0'>", "encoding"),
+    ],
+)
+def test_parse_refuses_a_document_that_is_not_a_feed(
+    body: bytes, error_class: str
+) -> None:
     result = FetchResult(
         url="https://example.org/feed", status=200, headers={}, body=body
     )
-    with pytest.raises(ParseError):
+    with pytest.raises(ParseError) as info:
         get_connector("rss").parse(source(), result)
+    assert info.value.error_class == error_class
+
+
+def test_a_configured_encoding_beats_a_wrong_declaration() -> None:
+    body = (
+        '<?xml version="1.0" encoding="iso-8859-1"?><rss version="2.0"><channel>'
+        "<title>t</title><item><title>Kėdainių baldžiai</title><guid>x</guid></item>"
+        "</channel></rss>"
+    ).encode("windows-1257")
+    result = FetchResult(
+        url="https://example.org/feed", status=200, headers={}, body=body
+    )
+    lt = Source(
+        key="c/s",
+        cluster="c",
+        type="rss",
+        url="https://example.org/feed",
+        interval=timedelta(hours=1),
+        options={"encoding": "windows-1257"},
+    )
+    [item] = get_connector("rss").parse(lt, result).items
+    assert item.title == "Kėdainių baldžiai"
 
 
 def test_fetch_sends_validators_back_and_sees_304(httpserver: HTTPServer) -> None:
@@ -84,8 +135,7 @@ def test_fetch_sends_validators_back_and_sees_304(httpserver: HTTPServer) -> Non
     second = fetch(
         http,
         httpserver.url_for("/feed"),
-        etag=first.etag,
-        last_modified=first.last_modified,
+        validators=Validators(first.etag, first.last_modified),
     )
     assert second.not_modified and second.body == b""
 
@@ -95,11 +145,10 @@ def test_fetch_reports_http_errors_with_status(httpserver: HTTPServer) -> None:
     with pytest.raises(FetchError) as info:
         fetch(make_http(), httpserver.url_for("/gone"))
     assert info.value.status == 410 and "HTTP 410" in str(info.value)
+    assert info.value.error_class == "http_status"
 
 
 def test_fetch_caps_the_body(httpserver: HTTPServer) -> None:
-    from connectors.http import HttpLimits
-
     httpserver.expect_request("/big").respond_with_data(b"x" * 5000)
     with pytest.raises(FetchError, match="larger than 1000 bytes"):
         fetch(
@@ -108,18 +157,61 @@ def test_fetch_caps_the_body(httpserver: HTTPServer) -> None:
 
 
 def test_fetch_times_out_on_a_silent_server(httpserver: HTTPServer) -> None:
-    import time
-
-    from connectors.http import HttpLimits
-
-    def slow(_request):  # type: ignore[no-untyped-def]
+    def slow(_request: Request) -> Response:
         time.sleep(1.0)
-        return "late"
+        return Response("late")
 
     httpserver.expect_request("/slow").respond_with_handler(slow)
-    with pytest.raises(FetchError, match="Timeout"):
+    with pytest.raises(FetchError, match="timed out") as info:
         fetch(
             make_http(),
             httpserver.url_for("/slow"),
             limits=HttpLimits(connect_timeout=1, read_timeout=0.2),
         )
+    assert info.value.error_class == "timeout"
+
+
+def test_fetch_deadline_stops_a_trickling_server(httpserver: HTTPServer) -> None:
+    def trickle(_request: Request) -> Response:
+        def chunks() -> Iterator[bytes]:
+            for _ in range(40):
+                time.sleep(0.05)
+                yield b"<" * 70_000  # each chunk in time for the read timeout
+
+        return Response(chunks(), content_type="application/rss+xml")
+
+    httpserver.expect_request("/trickle").respond_with_handler(trickle)
+    with pytest.raises(FetchError, match="longer than 0.3 s") as info:
+        fetch(
+            make_http(),
+            httpserver.url_for("/trickle"),
+            limits=HttpLimits(read_timeout=1, deadline=0.3),
+        )
+    assert info.value.error_class == "timeout"
+
+
+def test_fetch_follows_at_most_five_redirects(httpserver: HTTPServer) -> None:
+    for hop in range(6):
+        httpserver.expect_request(f"/r{hop}").respond_with_data(
+            "", status=302, headers={"Location": f"/r{hop + 1}"}
+        )
+    httpserver.expect_request("/r6").respond_with_data(RSS_BODY)
+    with pytest.raises(FetchError) as info:
+        fetch(make_http(), httpserver.url_for("/r0"))
+    assert info.value.error_class == "redirects"
+    result = fetch(make_http(), httpserver.url_for("/r2"))  # four hops: fine
+    assert result.url.endswith("/r6") and result.body == RSS_BODY
+
+
+def test_fetch_caps_the_decompressed_body(httpserver: HTTPServer) -> None:
+    bomb = gzip.compress(b" " * 3_000_000)  # 3 kB on the wire, 3 MB decoded
+    httpserver.expect_request("/bomb").respond_with_data(
+        bomb, headers={"Content-Encoding": "gzip"}
+    )
+    with pytest.raises(FetchError, match="larger than 1000000 bytes") as info:
+        fetch(
+            make_http(),
+            httpserver.url_for("/bomb"),
+            limits=HttpLimits(max_bytes=1_000_000),
+        )
+    assert info.value.error_class == "too_large"

@@ -75,7 +75,9 @@ def clock() -> Clock:
 
 @pytest.fixture
 def harvester(sessions: sessionmaker[Session], clock: Clock) -> Harvester:
-    return Harvester(sessions, make_http(), clock=clock, owner="test")
+    return Harvester(
+        sessions, make_http(), clock=clock, owner="test", jitter=lambda: 0.0
+    )
 
 
 def test_harvest_fills_the_index_from_both_sample_sites(harvested_app: Flask) -> None:
@@ -109,7 +111,11 @@ def test_harvest_command_prints_a_summary_per_source(
         "new",
         "updated",
         "unchanged",
+        "withdrawn",
+        "failed",
         "error",
+        "/",
+        "warning",
     ]
     assert sorted(line.split()[:3] for line in lines[1:]) == [
         ["medienospartneriai/offers", "ok", "10"],
@@ -138,8 +144,11 @@ def test_a_second_harvest_of_the_same_feed_adds_nothing(
     assert (first.status, first.new) == ("ok", 2)
     before = [(o.id, o.content_hash, o.first_seen_at) for o in offers(sessions)]
     clock.now += timedelta(hours=1)
-    [second] = harvester.run(due_only=False)
-    assert (second.status, second.new, second.updated, second.unchanged) == (
+    [second] = harvester.run(due_only=False)  # the very same bytes: not even parsed
+    assert (second.status, second.new, second.updated) == ("unchanged", 0, 0)
+    clock.now += timedelta(hours=1)
+    [forced] = harvester.run(due_only=False, force=True)
+    assert (forced.status, forced.new, forced.updated, forced.unchanged) == (
         "ok",
         0,
         0,
@@ -147,6 +156,27 @@ def test_a_second_harvest_of_the_same_feed_adds_nothing(
     )
     assert [(o.id, o.content_hash, o.first_seen_at) for o in offers(sessions)] == before
     assert all(o.last_seen_at == clock.now for o in offers(sessions))
+
+
+def test_volatile_changes_count_as_unchanged(
+    httpserver: HTTPServer,
+    tmp_path: Path,
+    sessions: sessionmaker[Session],
+    harvester: Harvester,
+    clock: Clock,
+) -> None:
+    httpserver.expect_oneshot_request("/feed").respond_with_data(RSS)
+    setup_registry(tmp_path, sessions, {"offers": httpserver.url_for("/feed")}, clock)
+    harvester.run(due_only=False)
+    restamped = RSS.replace(
+        b"Tue, 03 Nov 2026 09:30:00 +0100", b"Wed, 04 Nov 2026 11:00:00 +0100"
+    ).replace(
+        b"oferty/obrobka-cnc/</link>", b"oferty/obrobka-cnc/?utm_source=rss</link>"
+    )
+    assert restamped != RSS
+    httpserver.expect_oneshot_request("/feed").respond_with_data(restamped)
+    [run] = harvester.run(due_only=False)
+    assert (run.status, run.new, run.updated, run.unchanged) == ("ok", 0, 0, 2)
 
 
 def test_a_304_writes_no_offers(
@@ -216,7 +246,7 @@ def test_a_broken_source_keeps_its_offers_and_does_not_stop_the_others(
     summaries = {s.source: s for s in harvester.run(due_only=False)}
     assert summaries["metal/a"].status == "error"
     assert summaries["metal/a"].error == "HTTP 500"
-    assert summaries["metal/b"].status == "ok"
+    assert summaries["metal/b"].status == "unchanged"
     assert len(offers(sessions)) == 4
     assert all(o.status == "active" for o in offers(sessions))
     with sessions() as db:
@@ -239,7 +269,8 @@ def test_an_unparseable_document_is_an_error_not_zero_offers(
     )
     setup_registry(tmp_path, sessions, {"offers": httpserver.url_for("/feed")}, clock)
     [run] = harvester.run(due_only=False)
-    assert run.status == "error" and "not an RSS or Atom feed" in (run.error or "")
+    assert (run.status, run.error_class) == ("error", "not_a_feed")
+    assert run.error == "an HTML page, not a feed"
 
 
 def test_the_scheduler_tick_harvests_only_due_sources(
@@ -255,4 +286,19 @@ def test_the_scheduler_tick_harvests_only_due_sources(
     clock.now += timedelta(minutes=59)
     assert harvester.tick() == []
     clock.now += timedelta(minutes=1)
-    assert [s.unchanged for s in harvester.tick()] == [2]
+    assert [s.status for s in harvester.tick()] == ["unchanged"]
+
+
+def test_script_in_a_feed_is_sanitised_before_the_index(
+    httpserver: HTTPServer,
+    tmp_path: Path,
+    sessions: sessionmaker[Session],
+    harvester: Harvester,
+    clock: Clock,
+) -> None:
+    httpserver.expect_request("/feed").respond_with_data(RSS)  # content has <script>
+    setup_registry(tmp_path, sessions, {"offers": httpserver.url_for("/feed")}, clock)
+    harvester.run(due_only=False)
+    cnc = next(o for o in offers(sessions) if "CNC" in o.title)
+    assert cnc.body_html == "<p>Wolne moce <strong>przerobowe</strong> w Łomży.</p>"
+    assert "alert" not in cnc.body_text

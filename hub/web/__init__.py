@@ -16,6 +16,7 @@ from werkzeug.wrappers import Response
 
 from hub.registry import UI_LANGUAGES
 from hub.web import labels
+from hub.web.api import bp as api_bp
 from hub.web.pages import bp as pages_bp
 
 LANGUAGE_NAMES = {"pl": "Polski", "lt": "Lietuvių", "en": "English"}
@@ -28,6 +29,7 @@ def init_app(app: Flask) -> None:
         default_translation_directories="translations",
     )
     app.register_blueprint(pages_bp)
+    app.register_blueprint(api_bp)
     app.add_url_rule("/", "root", _root)
     app.jinja_env.globals.update(
         ui_languages=UI_LANGUAGES,

@@ -44,3 +44,27 @@ def language(code: str | None) -> str:
         return ""
     locale = get_locale()
     return str(locale.languages.get(code, code)) if locale else code
+
+
+SOURCE_STATES = {
+    "ok": _l("Healthy"),
+    "failing": _l("Failing"),
+    "attention": _l("Needs attention"),
+    "new": _l("Not harvested yet"),
+}
+
+RUN_STATUSES = {
+    "ok": _l("Harvested"),
+    "not_modified": _l("Not modified"),
+    "unchanged": _l("Unchanged"),
+    "error": _l("Error"),
+    "running": _l("Running"),
+}
+
+
+def source_state(code: str) -> str:
+    return str(SOURCE_STATES.get(code, code))
+
+
+def run_status(code: str) -> str:
+    return str(RUN_STATUSES.get(code, code))

@@ -65,3 +65,11 @@ def offer(offer_id: int) -> str:
     if found is None:
         abort(404)
     return render_template("offer.html", offer=found)
+
+
+@bp.get("/status/")
+def status() -> str:
+    """Harvest health of every source: what failed, why, and when it is tried again."""
+    return render_template(
+        "status.html", health=index.list_source_health(get_session())
+    )

@@ -1,0 +1,198 @@
+"""Harvest benchmark: a synthetic corpus of member feeds on loopback, harvested into a
+fresh index; prints offers/s of a first harvest, the time of harvests where nothing
+changed, peak memory, and the parse floors (feedparser alone, lxml alone) of the same
+bytes. Never run by pytest.
+
+    python bench/harvest.py --sources 40 --offers 250 [--database-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import feedparser
+from lxml import etree
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from connectors.http import make_http  # noqa: E402
+from hub import db as hub_db  # noqa: E402
+from hub import index  # noqa: E402
+from hub.harvest import Harvester  # noqa: E402
+from hub.registry import load  # noqa: E402
+
+WORDS = {
+    "pl": (
+        "obróbka CNC frezowanie toczenie spawanie cięcie laserowe blach gięcie "
+        "malowanie proszkowe konstrukcje stalowe operator spawacz ślusarz tokarz "
+        "Białystok Suwałki Ełk Łomża Augustów współpraca podwykonawca zlecenie"
+    ).split(),
+    "lt": (
+        "baldų gamyba mediena pušies ąžuolo žaliuzės dailidė baldžius frezavimas "
+        "Vilnius Kaunas Alytus Druskininkai Lazdijai Marijampolė subranga eksportas "
+        "pjautinė klijuota sija užsakymas partneris"
+    ).split(),
+    "en": (
+        "sheet metal fabrication welding machining furniture components timber oak "
+        "pine export partner subcontracting capacity laser cutting joinery glulam "
+        "precision engineering supplier"
+    ).split(),
+}
+ENCODINGS = {
+    "pl": ("utf-8", "iso-8859-2", "windows-1250"),
+    "lt": ("utf-8", "windows-1257"),
+    "en": ("utf-8",),
+}
+
+
+def make_feed(
+    rng: random.Random, n: int, lang: str, encoding: str, source: int
+) -> bytes:
+    now = datetime(2026, 11, 27, tzinfo=UTC)
+    words = WORDS[lang]
+    items = []
+    for i in range(n):
+        title = " ".join(rng.choice(words) for _ in range(6)).capitalize()
+        body = " ".join(rng.choice(words) for _ in range(80))
+        when = format_datetime(now - timedelta(minutes=rng.randrange(60 * 24 * 60)))
+        items.append(
+            f"<item><title>{escape(title)}</title>"
+            f"<link>https://member{source}.example/offers/{i}</link>"
+            f"<guid isPermaLink='false'>s{source}-o{i}</guid><pubDate>{when}</pubDate>"
+            f"<category>Oferty współpracy</category>"
+            f"<description>{escape('<p>' + body + '</p>')}</description></item>"
+        )
+    text = (
+        f"<?xml version='1.0' encoding='{encoding}'?><rss version='2.0'><channel>"
+        f"<title>Member {source}</title><link>https://member{source}.example/</link>"
+        f"<language>{lang}</language>{''.join(items)}</channel></rss>"
+    )
+    return text.encode(encoding, errors="xmlcharrefreplace")
+
+
+def serve(feeds: dict[str, bytes]) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            body = feeds.get(self.path)
+            if body is None:
+                self.send_error(404)
+                return
+            etag = f'"{hash(body) & 0xFFFFFFFF:x}"'
+            if self.headers.get("If-None-Match") == etag:
+                self.send_response(304)
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/rss+xml")
+            self.send_header("ETag", etag)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sources", type=int, default=40)
+    parser.add_argument("--offers", type=int, default=250, help="per source")
+    parser.add_argument("--database-url", default=None, help="default: a temp SQLite")
+    parser.add_argument("--pool-size", type=int, default=4)
+    args = parser.parse_args()
+
+    rng = random.Random(42)
+    langs = ["pl", "lt", "en"]
+    feeds = {}
+    for s in range(args.sources):
+        lang = langs[s % 3]
+        encoding = ENCODINGS[lang][s % len(ENCODINGS[lang])]
+        feeds[f"/feed/{s}"] = make_feed(rng, args.offers, lang, encoding, s)
+    total = args.sources * args.offers
+    size = sum(len(b) for b in feeds.values())
+    server = serve(feeds)
+    base = f"http://127.0.0.1:{server.server_port}"
+    tmp = Path(tempfile.mkdtemp(prefix="ecoop-bench-"))
+    url = args.database_url or f"sqlite:///{tmp / 'bench.sqlite3'}"
+    registry_path = tmp / "clusters.yaml"
+    registry_path.write_text(
+        "clusters:\n  - slug: bench\n    name: {pl: B, lt: B, en: B}\n    country: PL\n"
+        "    sector: metalworking\n    homepage: https://bench.example/\n"
+        "    languages: [pl, lt, en]\n    sources:\n"
+        + "".join(
+            f"      - id: s{s}\n        type: rss\n        url: {base}/feed/{s}\n"
+            for s in range(args.sources)
+        ),
+        encoding="utf-8",
+    )
+    engine = hub_db.make_engine(url)
+    hub_db.upgrade(engine)
+    sessions = hub_db.make_sessionmaker(engine)
+    with sessions() as db:
+        index.sync_registry(db, load(registry_path), datetime.now(UTC))
+    harvester = Harvester(sessions, make_http(), pool_size=args.pool_size)
+
+    print(
+        f"corpus: {args.sources} feeds x {args.offers} offers = {total} offers, "
+        f"{size / 1e6:.1f} MB; database {engine.dialect.name}; pool {args.pool_size}"
+    )
+    started = time.perf_counter()
+    first = harvester.run(due_only=False)
+    first_s = time.perf_counter() - started
+    assert sum(r.new for r in first) == total, [r for r in first if r.status != "ok"]
+    started = time.perf_counter()
+    conditional = harvester.run(due_only=False)
+    conditional_s = time.perf_counter() - started
+    started = time.perf_counter()
+    forced = harvester.run(due_only=False, force=True)
+    forced_s = time.perf_counter() - started
+    assert sum(r.unchanged for r in forced) == total
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    started = time.perf_counter()
+    for body in feeds.values():
+        feedparser.parse(body)
+    feedparser_s = time.perf_counter() - started
+    started = time.perf_counter()
+    for body in feeds.values():
+        etree.fromstring(body, etree.XMLParser(resolve_entities=False))
+    lxml_s = time.perf_counter() - started
+
+    rows = [
+        ("first harvest (fetch, parse, normalise, insert)", first_s),
+        ("harvest, nothing changed: 304s", conditional_s),
+        ("harvest, nothing changed: --force re-read", forced_s),
+        ("floor: feedparser.parse of the same bytes", feedparser_s),
+        ("floor: lxml parse of the same bytes", lxml_s),
+    ]
+    for label, seconds in rows:
+        print(f"{label:<50} {seconds:8.2f} s {total / seconds:>10,.0f} offers/s")
+    print(
+        f"first harvest / feedparser floor: {first_s / feedparser_s:.2f}x; "
+        f"peak RSS {peak_mb:.0f} MB"
+    )
+    statuses = {r.status for r in conditional}
+    print(f"statuses of the unchanged harvest: {sorted(statuses)}")
+    server.shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,360 @@
+"""The XML side of the reader: safe parsing of Atom 1.0 / RSS 2.0, transcribed into
+the JSON Feed shape with the XML location of every key. Pure: never fetches, never
+expands an entity (a DOCTYPE that declares one is refused)."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC
+from email.utils import parsedate_to_datetime
+from typing import Any
+from typing import TypeAlias
+from urllib.parse import urljoin
+
+from lxml import etree
+
+from feeds.profile import ATOM_NS
+from feeds.profile import ECO_NS
+from feeds.profile import HISTORY_NS
+from feeds.profile import TOMBSTONE_NS
+from feeds.profile import XML_NS
+from feeds.profile import FeedReadError
+from feeds.profile import Notes
+from feeds.profile import Where
+from feeds.profile import is_absolute_iri
+
+_A, _ECO, _AT = f"{{{ATOM_NS}}}", f"{{{ECO_NS}}}", f"{{{TOMBSTONE_NS}}}"
+_FH, _LANG = f"{{{HISTORY_NS}}}", f"{{{XML_NS}}}lang"
+_HTML_TYPES = (None, "text/html", "application/xhtml+xml")
+_CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
+El: TypeAlias = etree._Element
+Lines = dict[str, int]  # JSON-shape key -> XML line
+Locate = Callable[[int | None, str], Where]  # (item index or None, key) -> Where
+# Names of JSON-shape keys in the XML formats, for locations (others: _xml_name).
+_ALT = '<link rel="alternate">'
+_ATOM = {"url": _ALT, "home_page_url": _ALT, "feed_url": '<link rel="self">'}
+_ATOM |= {"next_url": '<link rel="next">', "description": "<subtitle>"}
+_ATOM |= {"content_html": "<content>", "language": "@xml:lang"}
+_ATOM |= {"date_published": "<published>", "date_modified": "<updated>"}
+_ATOM |= {"_ecoop.id": "<id>", "_ecoop.updated": "<updated>"}
+_ATOM |= {"_ecoop.prev_archive_url": '<link rel="prev-archive">'}
+_ATOM |= {"_ecoop.archive": "<fh:archive>", "_ecoop.complete": "<eco:complete>"}
+_RSS = _ATOM | {"id": "<guid>", "url": "<link>", "home_page_url": "<link>"}
+_RSS |= {"content_html": "<description>", "date_published": "<pubDate>"}
+_RSS |= {"description": "<description>", "language": "<language>"}
+
+
+@dataclass
+class Shape:
+    """A document in JSON Feed shape, the problems met while transcribing it, and
+    how to locate any of its keys in the XML."""
+
+    doc: dict[str, Any]
+    format: str  # "atom" or "rss"
+    notes: Notes
+    locate: Locate
+    extension: bool
+
+
+def transcribe(data: bytes) -> Shape:
+    """Parse an Atom or RSS 2.0 document safely and transcribe it.
+
+    Raises:
+        FeedReadError: not well-formed, entities declared, not a feed.
+    """
+    root = parse(data)
+    if root.tag == _A + "feed":
+        return _transcribe(root, "atom", root.iterchildren(_A + "entry"))
+    if root.tag == "rss" and (channel := root.find("channel")) is not None:
+        return _transcribe(channel, "rss", channel.iterchildren("item"))
+    hint = "serve an Atom 1.0 <feed>, an RSS 2.0 <rss> or a JSON Feed (PROFILE.md)"
+    if root.tag == _A + "entry":
+        hint = "this is an Atom entry document: wrap the entries in <feed>"
+    name = etree.QName(root).localname
+    raise FeedReadError(f"not a feed: root element <{name}>", hint, root.sourceline)
+
+
+def parse(data: bytes) -> El:
+    """The root element, parsed without entities, network, DTD or huge trees."""
+    # Entity declarations allow expansion bombs (billion laughs) and external
+    # entities; a feed needs neither, so they are refused before parsing.
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        head = data[:131072].decode("utf-16", "replace")
+    else:
+        head = data[:65536].decode("latin-1")
+    prolog = re.split(r"<(?![?!])", head, maxsplit=1)[0]
+    refused = "DOCTYPE declares entities: refused (entities are never expanded)"
+    if "<!ENTITY" in prolog:
+        line = prolog[: prolog.index("<!ENTITY")].count("\n") + 1
+        raise FeedReadError(refused, "remove the <!DOCTYPE> block", line)
+    parser = etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        huge_tree=False,
+        load_dtd=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+    try:
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as e:
+        hint = "fix the XML at that line (`xmllint --noout FILE` shows it)"
+        if "encoding" in e.msg:
+            hint = "the bytes are not in the declared encoding: save the file as UTF-8"
+        raise FeedReadError(f"not well-formed XML: {e.msg}", hint, e.lineno) from e
+    dtd = root.getroottree().docinfo.internalDTD
+    if dtd is not None and any(True for _ in dtd.iterentities()):
+        raise FeedReadError(refused, "remove the <!DOCTYPE> block", 1)
+    return root
+
+
+def _transcribe(top: El, fmt: str, entries: Iterator[El]) -> Shape:
+    """Atom ``<feed>`` or RSS ``<channel>`` in JSON Feed shape, with its lines."""
+    notes, atom = Notes(_eco_name), fmt == "atom"
+    scope, entry_scope = ("feed", "entry") if atom else ("channel", "item")
+    lines: dict[int | None, Lines] = {None: {"": top.sourceline or 0}}
+    if atom:
+        for name in ("id", "updated"):
+            if top.find(_A + name) is None:
+                hint = f"RFC 4287 §4.1.1: a feed has an <{name}>"
+                notes.error(
+                    (f"feed <{name}>", top.sourceline), f"missing <{name}>", hint
+                )
+        doc: dict[str, Any] = {"title": _text(top.find(_A + "title"))}
+        doc["description"] = _text(top.find(_A + "subtitle"))
+        doc["language"] = _lang_of(top)
+        doc["authors"] = [{"name": _txt(top.find(f"{_A}author/{_A}name"))}]
+        eco = {
+            "id": _txt(top.find(_A + "id")),
+            "updated": _txt(top.find(_A + "updated")),
+        }
+    else:
+        doc = {k: _txt(top.find(k)) for k in ("title", "description", "language")}
+        doc["home_page_url"] = _txt(top.find("link"))
+        eco = {"id": None}
+    names = {"self": "feed_url", "next": "next_url", "alternate": "home_page_url"}
+    for rel, href, _, line in reversed(_links(top)):  # the first of each rel wins
+        if rel == "prev-archive":
+            eco["prev_archive_url"], lines[None]["_ecoop.prev_archive_url"] = href, line
+        elif key := names.get(rel):
+            doc[key], lines[None][key] = href, line
+    _history(top, scope, eco, lines[None], notes, bool(doc.get("next_url")))
+    eco["id"] = eco["id"] or doc.get("feed_url") or doc.get("home_page_url")
+    doc["_ecoop"] = {k: v for k, v in eco.items() if v is not None}
+    doc["items"] = []
+    for i, el in enumerate(entries):
+        lines[i] = {"": el.sourceline or 0}
+        base = f"{entry_scope}[{i + 1}]"
+        item = (_atom_item if atom else _rss_item)(el, base, lines[i], notes)
+        item["_ecoop"] = {k: v for k, v in item["_ecoop"].items() if v}
+        doc["items"].append(item)
+    xml_names = _ATOM if atom else _RSS
+
+    def locate(i: int | None, key: str) -> Where:
+        known, parts = lines[i], re.split(r"(?=[.\[])", key)
+        keys = ("".join(parts[:n]).lstrip(".") for n in range(len(parts), -1, -1))
+        line = next((known[k] for k in keys if k in known), None)
+        if i is None and (m := re.match(r"_ecoop\.deleted\[(\d+)\]\.?(\w*)", key)):
+            return f"at:deleted-entry[{int(m[1]) + 1}] @{m[2]}".rstrip(" @"), line
+        base = scope if i is None else f"{entry_scope}[{i + 1}]"
+        return f"{base} {_xml_name(key, xml_names)}".rstrip(), line
+
+    extension = any(True for _ in top.iter(_ECO + "*"))
+    return Shape(doc, fmt, notes, locate, extension)
+
+
+def _history(
+    top: El, scope: str, eco: dict[str, Any], ln: Lines, notes: Notes, paged: bool
+) -> None:
+    """Completeness (eco:complete; RFC 5005 fh:complete and fh:archive), RFC 6721
+    tombstones and unknown feed-level eco elements, into ``eco``."""
+    if (archive := top.find(_FH + "archive")) is not None:
+        eco["archive"], ln["_ecoop.archive"] = True, archive.sourceline or 0
+    for child in top.iterchildren(_ECO + "*"):
+        name, where = etree.QName(child).localname, (f"{scope} <eco:complete>", None)
+        if name != "complete":
+            hint = "eco:complete is the only feed-level eco element"
+            where = (f"{scope} <eco:{name}>", child.sourceline)
+            notes.warn(where, f"unknown element 'eco:{name}'", hint)
+        elif (text := _txt(child)) in ("true", "false"):
+            eco["complete"], ln["_ecoop.complete"] = text == "true", child.sourceline
+        else:
+            where = (where[0], child.sourceline)
+            notes.error(where, f"<eco:complete> is true or false, not {text!r}")
+    if (fh := top.find(_FH + "complete")) is not None:
+        if paged or eco.get("complete") is False:
+            hint = "RFC 5005 §2: a complete document has no next page; for a complete "
+            hint += "listing in pages write <eco:complete>true</eco:complete>"
+            where = (f"{scope} <fh:complete>", fh.sourceline)
+            notes.error(where, "fh:complete contradicts paging or eco:complete", hint)
+        eco.setdefault("complete", True)
+    tombs = list(top.iterchildren(_AT + "deleted-entry"))
+    eco["deleted"] = [{k: t.get(k) for k in ("ref", "when") if t.get(k)} for t in tombs]
+    ln.update({f"_ecoop.deleted[{j}]": t.sourceline or 0 for j, t in enumerate(tombs)})
+
+
+def _atom_item(entry: El, base: str, ln: Lines, notes: Notes) -> dict[str, Any]:
+    item: dict[str, Any] = {"language": _lang_of(entry)}
+    for key, tag in (("id", "id"), ("date_published", "published")):
+        if (el := entry.find(_A + tag)) is not None:
+            item[key], ln[key] = _txt(el), el.sourceline or 0
+    if (el := entry.find(_A + "updated")) is not None:
+        item["date_modified"], ln["date_modified"] = _txt(el), el.sourceline or 0
+    else:
+        hint = "RFC 4287 §4.1.2: add <updated>, the time of the last change"
+        notes.error((f"{base} <updated>", entry.sourceline), "missing <updated>", hint)
+    if item.get("id") and not is_absolute_iri(item["id"]):
+        hint = "RFC 4287 §4.2.6: an IRI such as tag:your-site.example,2026:offer-17"
+        notes.warn((f"{base} <id>", ln["id"]), f"{item['id']!r} is not an IRI", hint)
+    item["title"] = _text(entry.find(_A + "title"))
+    item["summary"] = _text(entry.find(_A + "summary"))
+    item["content_html"] = _text(entry.find(_A + "content"), as_html=True)
+    eco = item["_ecoop"] = _eco_dict(entry, "_ecoop", base, ln, notes)
+    cats = list(entry.iterchildren(_A + "category"))
+    keys = ("term", "scheme", "label")
+    eco["categories"] = [{k: c.get(k) for k in keys if c.get(k)} for c in cats]
+    ln.update(
+        {f"_ecoop.categories[{j}]": c.sourceline or 0 for j, c in enumerate(cats)}
+    )
+    links = [link for link in _links(entry) if link[0] == "alternate"]
+    own = next((x for x in links if x[2] in (None, item["language"])), None)
+    if own := own or (links[-1] if links else None):  # feedparser: the last wins
+        item["url"], ln["url"] = own[1], own[3]
+        item["language"] = item["language"] or own[2]
+    eco["alternates"] = {}
+    for link in links:
+        _, href, lang, line = link
+        where = (f'{base} <link rel="alternate">', line)
+        if link is own:
+            continue
+        if lang is None:
+            hint = 'mark each language version with hreflang="lt" (RFC 4287 §4.2.7)'
+            notes.error(where, "alternate link without hreflang", hint)
+        elif lang == item["language"] or lang in eco["alternates"]:
+            notes.error(where, f"two alternate links for language {lang!r}")
+        else:
+            eco["alternates"][lang], ln[f"_ecoop.alternates.{lang}"] = href, line
+    return item
+
+
+def _rss_item(el: El, base: str, ln: Lines, notes: Notes) -> dict[str, Any]:
+    guid, link = _txt(el.find("guid")), _txt(el.find("link"))
+    if not link and guid and (el.find("guid").get("isPermaLink") != "false"):
+        link = guid if re.match(r"https?://", guid) else None  # RSS 2.0 permalink
+    item: dict[str, Any] = {"id": guid or link, "url": link}
+    item["title"], description = _txt(el.find("title")), el.find("description")
+    if (body := el.find(_CONTENT_ENCODED)) is not None:  # the RSS content module
+        item["content_html"], item["summary"] = _txt(body), _text(description, "html")
+    else:
+        item["content_html"] = _txt(description)
+    if date := _txt(el.find("pubDate")):
+        try:
+            when = parsedate_to_datetime(date)
+            item["date_published"] = when if when.tzinfo else when.replace(tzinfo=UTC)
+        except (TypeError, ValueError):
+            hint = "RFC 822, e.g. Wed, 25 Nov 2026 09:50:00 +0100"
+            notes.error(
+                (f"{base} <pubDate>", el.sourceline), f"bad date {date!r}", hint
+            )
+    eco = item["_ecoop"] = _eco_dict(el, "_ecoop", base, ln, notes)
+    cats = [(_txt(c), c.get("domain")) for c in el.iterchildren("category")]
+    eco["categories"] = [
+        {"term": t, "scheme": d} if d else {"term": t} for t, d in cats
+    ]
+    return item
+
+
+def _eco_dict(el: El, key: str, base: str, ln: Lines, notes: Notes) -> dict[str, Any]:
+    """The eco children of ``el`` as a `_ecoop` mapping: kebab-case names become
+    snake_case, eco:identifier@scheme gathers into identifiers."""
+    out: dict[str, Any] = {}
+    for child in el.iterchildren(_ECO + "*"):
+        name = etree.QName(child).localname.replace("-", "_")
+        sub, line, scheme = f"{key}.{name}", child.sourceline or 0, child.get("scheme")
+        if name == "identifier" and scheme:
+            out.setdefault("identifiers", {})[scheme] = _txt(child) or ""
+            ln[f"{key}.identifiers.{scheme}"] = line
+            continue
+        ln[sub] = line
+        if name == "identifier":
+            hint = 'add scheme="vat" (or krs, jar ...)'
+            where = (f"{base} {_xml_name(sub, {})}", line)
+            notes.error(where, "identifier without scheme", hint)
+        elif name == "capabilities":
+            capabilities = child.iterchildren(_ECO + "capability")
+            out[name] = [_txt(c) or "" for c in capabilities]
+        elif len(child):
+            out[name] = _eco_dict(child, sub, base, ln, notes)
+        else:
+            out[name] = _txt(child)
+    return out
+
+
+def _links(el: El) -> list[tuple[str, str, str | None, int]]:
+    """(rel, href, hreflang, line) of the atom:links with an href (HTML ones only
+    for rel="alternate"); relative hrefs are resolved against xml:base."""
+    out = []
+    for link in el.iterchildren(_A + "link"):
+        rel, href = link.get("rel", "alternate"), link.get("href")
+        if not href or (rel == "alternate" and link.get("type") not in _HTML_TYPES):
+            continue
+        if link.base and not re.match(r"[A-Za-z][A-Za-z0-9+.-]*:", href):
+            href = urljoin(link.base, href)
+        out.append((rel, href, link.get("hreflang"), link.sourceline or 0))
+    return out
+
+
+def _txt(el: El | None) -> str | None:
+    return None if el is None else ("".join(el.itertext()).strip() or None)
+
+
+def _text(el: El | None, kind: str = "", as_html: bool = False) -> str | None:
+    """An Atom text construct (RFC 4287 §3.1) as plain text, or as HTML; ``kind``
+    overrides its type attribute."""
+    if not kind:
+        kind = "none" if el is None or el.get("src") else el.get("type", "text")
+    div = None if el is None else el.find("{http://www.w3.org/1999/xhtml}div")
+    if kind == "xhtml" and as_html and div is not None:
+        inner = "".join(etree.tostring(c, encoding="unicode") for c in div)
+        return ((div.text or "") + inner).strip() or None
+    if (text := _txt(el)) is None or kind not in ("text", "html", "xhtml"):
+        return None
+    if kind == "html" and not as_html:
+        return html.unescape(re.sub(r"<[^>]*>", "", text)).strip() or None
+    return html.escape(text, quote=False) if as_html and kind == "text" else text
+
+
+def _lang_of(el: El) -> str | None:
+    for node in (el, *el.iterancestors()):
+        if (lang := node.get(_LANG)) is not None:
+            return lang or None
+    return None
+
+
+def _xml_name(key: str, names: dict[str, str]) -> str:
+    """The XML name of a JSON-shape key: ``_ecoop.organisation.country`` is
+    ``<eco:organisation><eco:country>``."""
+    if not key.startswith("_ecoop.") or key in names:
+        return names.get(key, f"<{key}>" if key else "")
+    path = re.sub(r"\[\d+\]", "", key[len("_ecoop.") :]).split(".")
+    if path[0] in ("categories", "alternates"):
+        return "<category>" if path[0] == "categories" else _ALT
+    out = ""
+    for j, part in enumerate(path):
+        if part in ("identifiers", "identifier"):
+            scheme = f' scheme="{path[j + 1]}"' if path[j + 1 :] else ""
+            return out + f"<eco:identifier{scheme}>"
+        out += f"<eco:{part.replace('_', '-')}>"
+    return out
+
+
+def _eco_name(key: str) -> str | None:
+    """How a `_ecoop` field is spelled in XML (None: categories and alternates are
+    atom:category and atom:link there)."""
+    if key in ("categories", "alternates"):
+        return None
+    return "eco:" + key.replace("_", "-")

@@ -1,0 +1,221 @@
+"""Reads Atom / RSS 2.0 (eco elements) and JSON Feed (_ecoop) into profile objects
+and the problems met. Pure: never fetches; XML comes transcribed into the JSON Feed
+shape by feeds._xml, so that one builder serves every format."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+
+from feeds._xml import Locate
+from feeds._xml import transcribe
+from feeds.profile import Category
+from feeds.profile import Deleted
+from feeds.profile import FeedInfo
+from feeds.profile import FeedReadError
+from feeds.profile import Notes
+from feeds.profile import Offer
+from feeds.profile import Problem
+from feeds.profile import Spec
+from feeds.profile import Where
+from feeds.profile import read_extension
+
+__all__ = ["FeedReadError", "ParsedFeed", "read"]
+
+# The JSON Feed shape: feed keys, _ecoop feed keys, item keys.
+_FEED: dict[str, Spec] = {"title": "text", "description": "text", "language": "text"}
+_FEED |= {"home_page_url": "url", "feed_url": "url", "next_url": "url"}
+_FEED |= {"authors": [{"name": "text", "url": "url", "avatar": "url"}]}
+_FEED_EXT: dict[str, Spec] = {"about": "url", "version": "text", "id": "text"}
+_FEED_EXT |= {"complete": "bool", "archive": "bool", "prev_archive_url": "url"}
+_FEED_EXT |= {"updated": "date"}  # and "deleted": a list of _TOMBSTONE
+_TOMBSTONE: dict[str, Spec] = {"ref": "text", "when": "date"}
+_ITEM: dict[str, Spec] = {"id": "text", "url": "url", "title": "text"}
+_ITEM |= {"summary": "text", "content_html": "text", "content_text": "text"}
+_ITEM |= {"date_published": "date", "date_modified": "date", "language": "text"}
+_ITEM |= {"tags": ["text"]}
+
+
+@dataclass
+class ParsedFeed:
+    """What :func:`read` found; ``extension`` says whether the document uses the
+    eco/_ecoop extension at all, ``where`` locates any field of it."""
+
+    info: FeedInfo
+    offers: list[Offer]
+    deleted: list[Deleted]
+    problems: list[Problem]
+    format: str = "atom"  # "atom", "rss" or "json"
+    extension: bool = False
+    completeness_declared: bool = False
+    items: list[int] = field(default_factory=list)  # offers[k] is items[items[k]]
+    locate: Locate = field(
+        default=lambda i, key: (key, None), repr=False, compare=False
+    )
+
+    def where(self, k: int | None, key: str = "") -> Where:
+        """Where ``key`` (in JSON Feed terms: ``_ecoop.kind``) of ``offers[k]``, or of
+        the feed if ``k`` is None, is: ``entry[3] <eco:kind>`` and its XML line."""
+        return self.locate(None if k is None else self.items[k], key)
+
+
+def read(data: bytes) -> ParsedFeed:
+    """Read an Atom, RSS 2.0 or JSON Feed document.
+
+    Args:
+        data: the document as served; JSON is recognised by its first ``{`` or ``[``.
+
+    Returns:
+        Feed info, offers, tombstones and every problem met (see PROFILE.md). An
+        unusable field is left out; an entry with neither id nor link is skipped.
+
+    Raises:
+        FeedReadError: empty, neither JSON nor XML, not well-formed, a DOCTYPE that
+            declares entities, JSON that is not an object, an unknown root element.
+    """
+    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+    if not head:
+        raise FeedReadError("not a feed: the document is empty")
+    if head in (b"{", b"["):
+        return _read_json(data)
+    if head != b"<" and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        hint = "serve an Atom 1.0 or JSON Feed 1.1 document (PROFILE.md)"
+        raise FeedReadError("not a feed: neither JSON nor XML", hint)
+    shape = transcribe(data)
+    parsed = _build(shape.doc, shape.format, shape.notes, shape.locate)
+    parsed.extension = shape.extension
+    return parsed
+
+
+def _read_json(data: bytes) -> ParsedFeed:
+    try:
+        doc = json.loads(data.decode("utf-8-sig"))
+    except UnicodeDecodeError as e:
+        raise FeedReadError("JSON Feed is not UTF-8", "save it as UTF-8") from e
+    except json.JSONDecodeError as e:
+        raise FeedReadError(f"not valid JSON: {e.msg}", "", e.lineno) from e
+    except RecursionError as e:
+        raise FeedReadError("JSON nested too deeply") from e
+    if not isinstance(doc, dict):
+        hint = 'a JSON Feed is an object: {"version": ..., "items": [...]}'
+        raise FeedReadError(f"JSON is not an object but a {type(doc).__name__}", hint)
+    notes, version = Notes(), doc.get("version")
+    if not (isinstance(version, str) and version.startswith("https://jsonfeed.org/")):
+        hint = 'add "version": "https://jsonfeed.org/version/1.1"'
+        notes.error(("version", None), "missing or unknown JSON Feed version", hint)
+    items = doc.get("items")
+    for i, item in enumerate(items if isinstance(items, list) else ()):
+        if isinstance(item, dict) and not {"content_html", "content_text"} & set(item):
+            hint = "add content_html or content_text (JSON Feed 1.1 requires one)"
+            notes.error((f"items[{i}]", None), "no content", hint)
+
+    def locate(i: int | None, key: str) -> Where:
+        return ".".join(p for p in ("" if i is None else f"items[{i}]", key) if p), None
+
+    return _build(doc, "json", notes, locate)
+
+
+def _build(doc: dict[str, Any], fmt: str, notes: Notes, locate: Locate) -> ParsedFeed:
+    """The ParsedFeed of a document in JSON Feed shape."""
+
+    def at(key: str) -> Where:
+        return locate(None, key)
+
+    top = notes.walk({k: doc.get(k) for k in _FEED}, _FEED, "", at) or {}
+    raw = doc.get("_ecoop")
+    tombs = raw.get("deleted", []) if isinstance(raw, dict) else []
+    if isinstance(raw, dict):
+        raw = {k: v for k, v in raw.items() if k != "deleted"}
+    ext = notes.walk(raw, _FEED_EXT, "_ecoop", at) or {}
+    if not top.get("title"):
+        notes.error(at("title"), "missing title", "give the feed a title")
+    authors = [a["name"] for a in top.get("authors", ()) if "name" in a]
+    info = FeedInfo(
+        title=top.get("title", ""),
+        link=top.get("home_page_url", ""),
+        id=ext.get("id") or top.get("feed_url") or top.get("home_page_url", ""),
+        language=notes.language(top.get("language"), at("language")),
+        complete=ext.get("complete", False),
+        next_url=top.get("next_url"),
+        self_url=top.get("feed_url"),
+        prev_archive_url=ext.get("prev_archive_url"),
+        archive=ext.get("archive", False),
+        subtitle=top.get("description"),
+        author=authors[0] if authors else None,
+        updated=ext.get("updated"),
+    )
+    parsed = ParsedFeed(info, [], [], notes.problems, fmt, locate=locate)
+    if not isinstance(tombs, list):
+        notes.error(
+            at("_ecoop.deleted"), "expected a list", '"deleted": [{"ref": ...}]'
+        )
+    for j, raw_tomb in enumerate(tombs if isinstance(tombs, list) else ()):
+        key = f"_ecoop.deleted[{j}]"
+        if (tomb := notes.walk(raw_tomb, _TOMBSTONE, key, at)) is None:
+            continue
+        for name in ("ref", "when"):
+            if raw_tomb.get(name) in (None, ""):  # (a bad value is noted already)
+                hint = (
+                    "RFC 6721: ref is the withdrawn offer's id; when, the time it went"
+                )
+                notes.error(
+                    at(f"{key}.{name}"), f"withdrawn entry without {name}", hint
+                )
+        if "ref" in tomb and "when" in tomb:
+            parsed.deleted.append(Deleted(tomb["ref"], tomb["when"]))
+    items = doc.get("items")
+    parsed.extension = "_ecoop" in doc or any(
+        isinstance(item, dict) and "_ecoop" in item
+        for item in (items if isinstance(items, list) else ())
+    )
+    parsed.completeness_declared = "complete" in ext or "archive" in ext
+    if not isinstance(items, list):
+        notes.error(at("items"), "no list of items", 'add "items": []')
+    for i, item in enumerate(items if isinstance(items, list) else ()):
+        if offer := _build_item(item, i, notes, locate, info.language):
+            parsed.offers.append(offer)
+            parsed.items.append(i)
+    return parsed
+
+
+def _build_item(
+    item: object, i: int, notes: Notes, locate: Locate, language: str | None
+) -> Offer | None:
+    def at(key: str) -> Where:
+        return locate(i, key)
+
+    if not isinstance(item, dict):
+        message = f"an item must be an object, not {type(item).__name__}"
+        notes.error(at(""), message, 'write {"id": ..., "url": ..., "title": ...}')
+        return None
+    s = notes.walk({k: item.get(k) for k in _ITEM}, _ITEM, "", at) or {}
+    if not s.get("id"):
+        hint = "give it a permanent, unique id, e.g. tag:your-site.example,2026:o-17"
+        notes.error(at("id"), "missing id", hint)
+    if not s.get("title"):
+        notes.error(at("title"), "missing title", "give every offer a title")
+    if not s.get("url"):
+        notes.error(at("url"), "missing link", "link the offer's page on your site")
+    if not (s.get("id") or s.get("url")):
+        return None
+    ext: dict[str, Any] = {}
+    if isinstance(raw := item.get("_ecoop", {}), dict):
+        ext = read_extension(raw, lambda key: at(f"_ecoop.{key}"), notes)
+    else:
+        notes.error(at("_ecoop"), "_ecoop must be an object", 'write {"kind": ...}')
+    if not ext.get("categories") and s.get("tags"):
+        ext["categories"] = tuple(Category(tag) for tag in s["tags"])
+    body = s.get("content_html")
+    return Offer(
+        id=s.get("id") or s["url"],
+        title=s.get("title", ""),
+        link=s.get("url", ""),
+        language=notes.language(s.get("language"), at("language")) or language,
+        summary=s.get("summary") or (None if body else s.get("content_text")),
+        content_html=body,
+        published=s.get("date_published"),
+        updated=s.get("date_modified"),
+        **ext,
+    )

@@ -1,0 +1,73 @@
+"""Offer identity within a source: the document's id, else the normalised link, else a
+hash of title and date; duplicates inside one document get distinct, stable keys.
+
+Pure: no network, no database, no clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from urllib.parse import parse_qsl
+from urllib.parse import urlencode
+from urllib.parse import urlsplit
+from urllib.parse import urlunsplit
+
+from connectors.base import RawItem
+
+# Query parameters that identify a visit, not a page.
+_TRACKING = ("utm_", "fbclid", "gclid", "mc_cid", "mc_eid", "_hs")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+MAX_KEY = 1000
+
+
+def normalise_url(url: str) -> str:
+    """Scheme and host lower-cased, default port, fragment and tracking parameters
+    dropped; path and the rest of the query kept as published."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if parts.port and parts.port != _DEFAULT_PORTS.get(scheme):
+        host = f"{host}:{parts.port}"
+    query = urlencode(
+        [
+            (k, v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            if not k.lower().startswith(_TRACKING)
+        ]
+    )
+    return urlunsplit((scheme, host, parts.path or "/", query, ""))
+
+
+def item_key(item: RawItem) -> str:
+    """The key of one item, before duplicates are told apart."""
+    if item.guid:
+        key = item.guid.strip()
+    elif item.link:
+        key = normalise_url(item.link)
+    else:
+        stamp = item.published or item.updated
+        key = (
+            "sha256:"
+            + hashlib.sha256(
+                f"{item.title}\n{stamp.isoformat() if stamp else ''}".encode()
+            ).hexdigest()[:32]
+        )
+    if len(key) > MAX_KEY:  # absurdly long ids still get a stable, storable key
+        key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+    return key
+
+
+def assign_keys(items: Iterable[RawItem]) -> list[tuple[str, RawItem]]:
+    """Each item with its key; the n-th repeat of a key becomes ``key#n`` (n >= 2).
+
+    Stable while the document keeps its order, which is all a publisher that reuses
+    ids lets us rely on.
+    """
+    seen: dict[str, int] = {}
+    keyed = []
+    for item in items:
+        key = item_key(item)
+        seen[key] = seen.get(key, 0) + 1
+        keyed.append((key if seen[key] == 1 else f"{key}#{seen[key]}", item))
+    return keyed

@@ -1,0 +1,521 @@
+"""Search on SQLite FTS5 and PostgreSQL: one corpus, the same answers on both engines.
+
+Every test runs once per engine (the ``sessions`` fixture); expectations are constants,
+so passing on both means both engines return identical lists.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import unicodedata
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
+
+from hub import db as hub_db
+from hub import search_ddl
+from hub.models import Cluster
+from hub.models import Offer
+from hub.models import Source
+from hub.search import FACETS
+from hub.search import OfferQuery
+from hub.search import facet_counts
+from hub.search import search_offers
+from hub.text import fold
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+@dataclasses.dataclass(frozen=True)
+class Item:
+    guid: str
+    cluster: str
+    kind: str
+    language: str
+    title: str
+    categories: tuple[str, ...]
+    body: str
+    days_ago: float
+    status: str = "active"
+    town: str | None = None
+
+
+CORPUS = [
+    Item(
+        "cnc",
+        "metal",
+        "business-offer",
+        "pl",
+        "Obróbka CNC – toczenie i frezowanie",
+        ("Obróbka metali",),
+        "Spółka Metal-Tech z Łodzi (Łódź): usługi skrawaniem, e-mail biuro@mt.pl.",
+        10,
+        town="Białystok",
+    ),
+    Item(
+        "welder",
+        "metal",
+        "job-offer",
+        "pl",
+        "Spawacz MIG/MAG – Ełk",
+        ("Praca",),
+        "Zatrudnimy spawacza w Ełku. Umowa o pracę, 3.5 tys. zł.",
+        5,
+        town="Ełk",
+    ),
+    Item(
+        "blinds",
+        "wood",
+        "business-offer",
+        "lt",
+        "Medinės žaliuzės – gamyba pagal užsakymą",
+        ("Baldai",),
+        "Gaminame medines žaliuzes Druskininkuose ir Lazdijuose.",
+        20,
+        town="Druskininkai",
+    ),
+    Item(
+        "forum",
+        "wood",
+        "event",
+        "lt",
+        "Medienos pramonės forumas Vilniuje",
+        ("Renginys",),
+        "Forumas vyks Vilniuje; dalyvauja įmonės iš Kauno.",
+        2,
+        town="Vilnius",
+    ),
+    Item(
+        "wanted",
+        "wood",
+        "business-request",
+        "en",
+        "Wooden blinds supplier wanted",
+        ("Request",),
+        "We look for a partner in Druskininkai for žaliuzės, blinds.",
+        40,
+    ),
+    Item(
+        "lathe",
+        "metal",
+        "business-offer",
+        "ru",
+        "Токарная обработка металла",
+        ("Металлообработка",),
+        "Предприятие в Гродно ищет партнёров. ЁЛКА Й.",
+        30,
+        town="Гродно",
+    ),
+    Item(
+        "archive",
+        "metal",
+        "business-offer",
+        "pl",
+        "Obróbka laserowa – archiwum",
+        ("Obróbka metali",),
+        "Oferta wygasła.",
+        1,
+        status="expired",
+    ),
+    Item(
+        "sheet",
+        "metal",
+        "business-offer",
+        "pl",
+        "Cięcie blach laserem",
+        ("Cięcie",),
+        "Również obróbka CNC na zlecenie, Suwałki.",
+        1.5,
+        town="Suwałki",
+    ),
+    Item(
+        "pallets-new",
+        "wood",
+        "business-request",
+        "pl",
+        "Dostawa palet",
+        ("Palety",),
+        "Kontrakt na dostawę palet drewnianych.",
+        1,
+    ),
+    Item(
+        "pallets-old",
+        "wood",
+        "business-request",
+        "pl",
+        "Dostawa palet",
+        ("Palety",),
+        "Kontrakt na dostawę palet drewnianych.",
+        200,
+    ),
+]
+ACTIVE = [
+    i.guid for i in sorted(CORPUS, key=lambda i: i.days_ago) if i.status == "active"
+]
+
+
+def search_text(title: str, categories: tuple[str, ...], body: str) -> str:
+    """As hub.normalize writes it: fold(title + categories + body text)."""
+    return fold(" ".join([title, " ".join(categories), body]))
+
+
+def add_offer(db: Session, item: Item, sources: dict[str, Source]) -> Offer:
+    source = sources[item.cluster]
+    published = NOW - timedelta(days=item.days_ago)
+    offer = Offer(
+        source_id=source.id, cluster_id=source.cluster_id, guid=item.guid,
+        kind=item.kind, title=item.title, body_html=f"<p>{item.body}</p>",
+        body_text=item.body, language=item.language,
+        country=source.cluster.country, town=item.town,
+        categories=list(item.categories), published_at=published,
+        status=item.status, content_hash=item.guid,
+        search_text=search_text(item.title, item.categories, item.body),
+        first_seen_at=published, last_seen_at=NOW,
+    )  # fmt: skip
+    db.add(offer)
+    return offer
+
+
+@pytest.fixture
+def corpus(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    with sessions() as db:
+        sources = {}
+        for slug, country in (("metal", "PL"), ("wood", "LT")):
+            cluster = Cluster(
+                slug=slug, name={"en": slug}, description={}, country=country,
+                sector="industry", homepage=f"https://{slug}.example/",
+                languages=["pl"],
+            )  # fmt: skip
+            db.add(cluster)
+            db.flush()
+            sources[slug] = Source(
+                key=f"{slug}/offers", cluster_id=cluster.id, type="rss",
+                url=f"https://{slug}.example/feed", interval_seconds=3600, options={},
+                next_check_at=NOW, consecutive_errors=0, cluster=cluster,
+            )  # fmt: skip
+            db.add(sources[slug])
+        db.flush()
+        for item in CORPUS:
+            add_offer(db, item, sources)
+        db.commit()
+    return sessions
+
+
+def guids(sessions: sessionmaker[Session], text: str = "", **kwargs: Any) -> list[str]:
+    with sessions() as db:
+        page = search_offers(db, OfferQuery(text=text, per_page=100, **kwargs), NOW)
+        return [o.guid for o in page.offers]
+
+
+# --- folding ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("lodz", "cnc"),  # Łódź, and Łodzi by the prefix rule
+        ("LODZ metal", "cnc"),
+        ("spolka", "cnc"),  # Spółka
+        ("obrobka toczenie", "cnc"),  # obróbka
+        ("zaliuzes gamyba", "blinds"),  # žaliuzės
+        ("Žaliuzės", "blinds"),
+        ("елка", "lathe"),  # ЁЛКА: ё folds to е
+        ("ёлка", "lathe"),
+        ("обработка", "lathe"),
+        ("и", "lathe"),  # Й folds to и, as in hub.text.fold
+    ],
+)
+def test_search_is_blind_to_case_and_diacritics(
+    corpus: sessionmaker[Session], text: str, found: str
+) -> None:
+    assert found in guids(corpus, text)
+
+
+def test_identical_ranked_lists_on_both_engines(corpus: sessionmaker[Session]) -> None:
+    # Title matches first, then body-only ones; equal text: the newer first.
+    assert guids(corpus, "obrobka") == ["cnc", "sheet"]
+    assert guids(corpus, "zaliuzes") == ["blinds", "wanted"]
+    assert guids(corpus, "palet") == ["pallets-new", "pallets-old"]
+    assert guids(corpus, "druskininkai") == ["blinds", "wanted"]
+    assert guids(corpus, "") == ACTIVE
+    assert guids(corpus, "a", sort="date") == guids(corpus, "a", sort="relevance")
+
+
+def test_title_ranks_above_a_newer_body_mention(corpus: sessionmaker[Session]) -> None:
+    # "sheet" (1 day old) says obróbka in its body; "cnc" (10 days) in its title.
+    assert guids(corpus, "obrobka cnc") == ["cnc", "sheet"]
+    assert guids(corpus, "obrobka cnc", sort="date") == ["sheet", "cnc"]
+
+
+# --- syntax -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("zaliuz", ["blinds", "wanted"]),  # last word: a prefix
+        ("zaliuz medines", []),  # not last: a whole word
+        ("zaliuz* medines", ["blinds"]),  # explicit prefix
+        ("spaw", ["welder"]),
+        ("s", []),  # too short for a prefix: the word "s" only
+        ('"toczenie i frezowanie"', ["cnc"]),
+        ('"frezowanie i toczenie"', []),
+        ('"toczenie i', ["cnc"]),  # an unclosed quote runs to the end
+        ('"toczenie frezowanie"', []),
+        ("mig/mag", ["welder"]),  # a phrase of its parts
+        ("metal-tech", ["cnc"]),
+        ("e-mail", ["cnc"]),
+        ("biuro@mt.pl", ["cnc"]),
+        ("3.5", ["welder"]),
+        ("zaliuzes -blinds", ["blinds"]),
+        ("blinds -druskininkai", []),
+        ('palet -"drewnianych"', []),
+        ("obrobka -cnc -cięcie", []),
+        ("-blinds", [g for g in ACTIVE if g != "wanted"]),
+        (
+            '-"wooden blinds" -palet',
+            [g for g in ACTIVE if g not in ("wanted", "pallets-new", "pallets-old")],
+        ),
+    ],
+)
+def test_prefix_phrase_and_exclusion(
+    corpus: sessionmaker[Session], text: str, expected: list[str]
+) -> None:
+    assert guids(corpus, text) == expected
+
+
+HOSTILE = [
+    '"', '""', '"""', "*", "**", ":", "^", "(", ")", "()", "(((", "AND", "OR", "NOT",
+    "NEAR", "NEAR(", "NEAR(a b, 3)", "a OR b", "a AND", "OR a", "a NOT", "-", "--",
+    "- -", "-*", '-"', "title:obrobka", "search_text:x", "{title}: x", "x:y", "a + b",
+    "^zaliuz", "*zaliuz", "zal*iuz", "'", "''", "' OR 1=1 --", "\\", "\\'", "%",
+    "_", "%_%", "; DROP TABLE offers; --", "🙂", "\x00", "\t\n", "a" * 5000,
+    "x " * 300, "'simple'", "&", "|", "!", "<->", "a:*", "a & !b", "ł" * 3,
+    "\u0301", "ﬁ", "½", "Ⅻ", "ǅ", "ß", "İ", "\u200b", "\ufeff", "\\u0000", "'a':A",
+    '"a" NEAR/2 "b"', "obrobka)", "(obrobka", '"obrobka"*', "obrobka^", "-(-(-",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_query_text_never_raises(
+    corpus: sessionmaker[Session], text: str
+) -> None:
+    with corpus() as db:
+        query = OfferQuery(text=text, facets=True)
+        page = search_offers(db, query, NOW)
+        assert page.total >= len(page.offers)
+        assert set(facet_counts(db, query)) == set(FACETS)
+
+
+def test_operators_are_words_not_syntax(corpus: sessionmaker[Session]) -> None:
+    assert guids(corpus, "toczenie AND frezowanie") == ["cnc"]
+    assert guids(corpus, "NEAR(toczenie frezowanie)") == []
+    assert guids(corpus, "(obrobka) cnc^") == ["cnc", "sheet"]
+
+
+# --- places -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Druskienniki", ["blinds", "wanted"]),  # PL name; offers say Druskininkai
+        ("Друскининкай", ["blinds", "wanted"]),
+        ("Łoździeje", ["blinds"]),  # the offer says Lazdijuose
+        ("Лаздийи", ["blinds"]),
+        ("Wilno", ["forum"]),  # the offer says Vilniuje
+        ("Grodno", ["lathe"]),  # Гродно
+        ("Hrodna", ["lathe"]),
+        ("Kowno", ["forum"]),  # Kauno
+        ('"Wilno" forumas', ["forum"]),
+        ("-Wilno medienos", []),
+        ("Suwałki obrobka", ["sheet"]),
+    ],
+)
+def test_a_place_matches_its_names_in_every_language(
+    corpus: sessionmaker[Session], text: str, expected: list[str]
+) -> None:
+    assert guids(corpus, text) == expected
+
+
+def test_town_filter_accepts_any_name_of_the_place(
+    corpus: sessionmaker[Session],
+) -> None:
+    assert guids(corpus, town="Druskienniki") == ["blinds"]
+    assert guids(corpus, town="Hrodna") == ["lathe"]
+    assert guids(corpus, town="Nowhere") == []
+
+
+# --- filters, sort, paging, facets --------------------------------------------------
+
+
+def test_filters(corpus: sessionmaker[Session]) -> None:
+    assert guids(corpus, kind="job-offer") == ["welder"]
+    assert guids(corpus, "obrobka", cluster="wood") == []
+    assert guids(corpus, country="LT", language="en") == ["wanted"]
+    assert guids(corpus, "obrobka", status=None, sort="date") == [
+        "archive",
+        "sheet",
+        "cnc",
+    ]
+    assert "archive" not in guids(corpus, "laserowa")
+
+
+def test_date_sort_is_newest_first(corpus: sessionmaker[Session]) -> None:
+    assert guids(corpus, "palet", sort="date") == ["pallets-new", "pallets-old"]
+    assert guids(corpus, "", sort="date") == ACTIVE
+
+
+def test_pages(corpus: sessionmaker[Session]) -> None:
+    with corpus() as db:
+        page = search_offers(db, OfferQuery(per_page=4, page=3), NOW)
+        assert (page.total, page.pages, page.page, page.per_page) == (9, 3, 3, 4)
+        assert [o.guid for o in page.offers] == ACTIVE[8:]
+        assert page.offers[0].cluster.slug == "wood"
+
+
+def test_facet_counts_leave_out_their_own_filter(corpus: sessionmaker[Session]) -> None:
+    with corpus() as db:
+        assert facet_counts(db, OfferQuery()) == {
+            "kind": [("business-offer", 4), ("business-request", 3), ("event", 1),
+                     ("job-offer", 1)],
+            "cluster": [("wood", 5), ("metal", 4)],
+            "country": [("LT", 5), ("PL", 4)],
+            "language": [("pl", 5), ("lt", 2), ("en", 1), ("ru", 1)],
+        }  # fmt: skip
+        picked = OfferQuery(text="zaliuz", kind="business-request", facets=True)
+        page = search_offers(db, picked, NOW)
+        assert [o.guid for o in page.offers] == ["wanted"]
+        assert page.facets == {
+            "kind": [("business-offer", 1), ("business-request", 1)],
+            "cluster": [("wood", 1)],
+            "country": [("LT", 1)],
+            "language": [("en", 1)],
+        }
+
+
+# --- the index follows the table ----------------------------------------------------
+
+
+def test_index_follows_inserts_updates_and_deletes_in_the_transaction(
+    corpus: sessionmaker[Session],
+) -> None:
+    with corpus() as db:
+        offer = db.scalar(sa.select(Offer).where(Offer.guid == "blinds"))
+        assert offer is not None
+        offer.title = "Medinės durys"
+        offer.search_text = search_text(offer.title, ("Baldai",), "Durys iš ąžuolo.")
+        # Autoflush: the triggers ran inside this transaction, before any commit.
+        assert [o.guid for o in search_offers(db, OfferQuery("durys"), NOW).offers] == [
+            "blinds"
+        ]
+        assert search_offers(db, OfferQuery("gamyba"), NOW).offers == []
+        db.rollback()
+    assert guids(corpus, "gamyba") == ["blinds"]
+    assert guids(corpus, "durys") == []
+    with corpus() as db:
+        db.execute(sa.delete(Offer).where(Offer.guid == "forum"))
+        db.execute(
+            sa.update(Offer)
+            .where(Offer.guid == "welder")
+            .values(last_seen_at=NOW, status="withdrawn")
+        )
+        db.commit()
+    assert guids(corpus, "forumas") == []
+    assert guids(corpus, "spawacz", status=None) == ["welder"]
+    assert_index_matches_table(corpus)
+
+
+def assert_index_matches_table(sessions: sessionmaker[Session]) -> None:
+    """Every offer indexed once, with what the table holds now."""
+    with sessions() as db:
+        if db.get_bind().dialect.name == "sqlite":
+            db.execute(
+                sa.text("INSERT INTO offers_fts(offers_fts) VALUES ('integrity-check')")
+            )
+            indexed = db.scalar(sa.text("SELECT count(*) FROM offers_fts_docsize"))
+            assert indexed == db.scalar(sa.select(sa.func.count()).select_from(Offer))
+        else:
+            stale = db.scalar(
+                sa.text(
+                    "SELECT count(*) FROM offers WHERE search_vector IS DISTINCT FROM "
+                    "ecoop_search_vector(title, categories, search_text)"
+                )
+            )
+            assert stale == 0
+
+
+def test_migration_down_and_up_reindexes_existing_offers(
+    corpus: sessionmaker[Session], engine: sa.Engine
+) -> None:
+    from alembic import command
+
+    command.downgrade(hub_db.alembic_config(engine), "0001")
+    with engine.connect() as connection:
+        inspector = sa.inspect(connection)
+        assert "offers_fts" not in inspector.get_table_names()
+        columns = {c["name"] for c in inspector.get_columns("offers")}
+        assert "search_vector" not in columns
+    hub_db.upgrade(engine)
+    assert guids(corpus, "zaliuzes") == ["blinds", "wanted"]
+    assert_index_matches_table(corpus)
+
+
+def test_untouched_offers_are_not_reindexed(corpus: sessionmaker[Session]) -> None:
+    # An unchanged harvest only touches last_seen_at: the triggers must not fire.
+    with corpus() as db:
+        # Make the index function fail: a trigger that fired would raise.
+        raw = db.connection().connection.driver_connection
+        if db.get_bind().dialect.name == "sqlite":
+            raw.create_function("ecoop_fold", 1, boom)
+        else:
+            db.execute(sa.text("DROP FUNCTION ecoop_search_vector(text, json, text)"))
+        try:
+            db.execute(sa.update(Offer).values(last_seen_at=NOW, status="withdrawn"))
+        finally:
+            db.rollback()
+            if db.get_bind().dialect.name == "sqlite":
+                raw.create_function("ecoop_fold", 1, fold, deterministic=True)
+    assert_index_matches_table(corpus)
+
+
+def boom(text: str) -> str:
+    raise AssertionError("the search index was rewritten")
+
+
+# --- one fold -----------------------------------------------------------------------
+
+ALPHABET = (
+    "AĄBCĆDEĘFGHIJKLŁMNŃOÓPRSŚTUWYZŹŻ aąbcćdeęfghijklłmnńoóprsśtuwyzźż "
+    "AĄBCČDEĘĖFGHIĮYJKLMNOPRSŠTUŲŪVZŽ aąbcčdeęėfghiįyjklmnoprsštuųūvzž "
+    "АБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯ абвгдеёжзийклмнопрстуфхцчшщъыьэюя "
+    "ІЎЄЇҐ іўєїґ ßẞæÆøØđĐıħĦ İ ﬁ ½ Ⅻ ǅ Ω é e\u0301 Å ç ñ"
+)
+
+
+def test_postgresql_fold_equals_python_fold(sessions: sessionmaker[Session]) -> None:
+    with sessions() as db:
+        name = db.get_bind().dialect.name
+        folded = db.scalar(sa.text("SELECT ecoop_fold(:t)"), {"t": ALPHABET})
+    assert folded == fold(ALPHABET), name
+    for form in ("NFC", "NFD"):
+        assert fold(unicodedata.normalize(form, "Łódź")) == "lodz"
+
+
+def test_max_indexed_chars_cuts_both_engines_alike(
+    corpus: sessionmaker[Session],
+) -> None:
+    with corpus() as db:
+        sources = {s.cluster.slug: s for s in db.scalars(sa.select(Source))}
+        body = "x " * (search_ddl.MAX_INDEXED_CHARS // 2) + "needle"
+        item = Item("long", "metal", "event", "pl", "Long", (), body, 0)
+        add_offer(db, item, sources)
+        db.commit()
+    assert guids(corpus, "needle") == []
+    assert guids(corpus, "long") == ["long"]
