@@ -13,6 +13,7 @@ from connectors.base import FetchResult
 from connectors.base import ParseError
 from connectors.base import RawItem
 from connectors.base import Source
+from connectors.jsonfeed import JsonFeedConnector
 from connectors.rss import RssConnector
 
 _REGISTRY: dict[str, Connector] = {}
@@ -35,6 +36,7 @@ def source_types() -> list[str]:
 
 
 register(RssConnector(), "atom")
+register(JsonFeedConnector())
 
 __all__ = [
     "Connector",

@@ -12,6 +12,10 @@ from datetime import timedelta
 from typing import Any
 from typing import Protocol
 
+from feeds.profile import Contact
+from feeds.profile import Location
+from feeds.profile import Organisation
+
 
 @dataclasses.dataclass(frozen=True)
 class Source:
@@ -57,7 +61,10 @@ class RawItem:
 
     ``guid`` is the document's own id for the item, if it has one (the hub derives a
     key when it has not). ``content`` is HTML as published; ``language`` is what the
-    document declares, if anything.
+    document declares, if anything. The fields after ``language`` are what richer
+    documents (the offer feed profile, schema.org) say and plain feeds leave empty:
+    the declared ``kind``, NACE ``sectors``, ESCO ``occupations``, and the ``group``
+    id shared by the language versions of one offer.
     """
 
     guid: str | None
@@ -71,6 +78,13 @@ class RawItem:
     author: str | None = None
     categories: tuple[str, ...] = ()
     language: str | None = None
+    kind: str | None = None
+    organisation: Organisation | None = None
+    location: Location | None = None
+    sectors: tuple[str, ...] = ()
+    occupations: tuple[str, ...] = ()
+    contact: Contact | None = None
+    group: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,6 +20,8 @@ from connectors.base import RawItem
 from connectors.base import Source
 from connectors.charset import decode
 from connectors.charset import to_utf8_xml
+from connectors.profile import parse_profile
+from connectors.profile import uses_profile
 from connectors.sniff import sniff
 
 TOMBSTONES_NS = "http://purl.org/atompub/tombstones/1.0"
@@ -62,6 +64,8 @@ class RssConnector:
             configured=source.options.get("encoding"),
         )
         body = to_utf8_xml(text)
+        if uses_profile(body):  # every field of the offer feed profile
+            return parse_profile(source, body)
         # Bytes, never a URL: feedparser would otherwise fetch outside our limits. The
         # final URL resolves relative links; the charset is ours, decided above. HTML
         # is sanitised once, by the hub (nh3), not by feedparser's slower sanitiser.

@@ -23,9 +23,12 @@ from hub.kinds import OfferStatus
 from hub.models import Cluster
 from hub.models import HarvestRun
 from hub.models import Offer
+from hub.models import Organisation
 from hub.models import Source
 from hub.normalize import OfferData
+from hub.normalize import OrganisationData
 from hub.registry import Registry
+from hub.text import fold
 
 T = TypeVar("T")
 
@@ -111,6 +114,7 @@ def upsert_offers(
     known = _known(db, source, [o.guid for o in offers])
     inserts: list[dict[str, object]] = []
     touched: list[int] = []
+    orgs: dict[tuple[str, str], int] = {}
     for data in offers:
         status = (
             OfferStatus.EXPIRED
@@ -125,6 +129,18 @@ def upsert_offers(
             "withdrawn_at": None,
         }
         row = known.get(data.guid)
+        if row is not None and row.content_hash == data.content_hash:
+            if row.status == status and row.missing_runs == 0:
+                touched.append(row.id)  # the common case: only last_seen_at moves
+            else:
+                db.execute(sa.update(Offer).where(Offer.id == row.id).values(**seen))
+            counts.unchanged += 1
+            continue
+        content = {
+            **_content(data),
+            "country": data.country or source.cluster.country,
+            "organisation_id": _organisation_id(db, data.organisation, source, orgs),
+        }
         if row is None:
             inserts.append(
                 {
@@ -132,27 +148,20 @@ def upsert_offers(
                     "cluster_id": source.cluster_id,
                     "guid": data.guid,
                     "first_seen_at": now,
-                    "country": source.cluster.country,
                     "published_at": data.published_at or now,
-                    **_content(data),
+                    **content,
                     **seen,
                 }
             )
             counts.new += 1
-        elif row.content_hash != data.content_hash:
+        else:
             dated = {"published_at": data.published_at} if data.published_at else {}
             db.execute(
                 sa.update(Offer)
                 .where(Offer.id == row.id)
-                .values(**_content(data), **dated, **seen)
+                .values(**content, **dated, **seen)
             )
             counts.updated += 1
-        elif row.status == status and row.missing_runs == 0:
-            touched.append(row.id)  # the common case: only last_seen_at moves
-            counts.unchanged += 1
-        else:
-            db.execute(sa.update(Offer).where(Offer.id == row.id).values(**seen))
-            counts.unchanged += 1
     if inserts:
         db.execute(sa.insert(Offer), inserts)
     for chunk in _chunks(touched):
@@ -173,7 +182,44 @@ def _content(data: OfferData) -> dict[str, object]:
         "valid_through": data.valid_through,
         "content_hash": data.content_hash,
         "search_text": data.search_text,
+        "town": data.town,
+        "sectors": list(data.sectors),
+        "occupations": list(data.occupations),
+        "contact": dict(data.contact),
+        "group_key": data.group,
     }
+
+
+def _organisation_id(
+    db: Session,
+    data: OrganisationData | None,
+    source: Source,
+    cache: dict[tuple[str, str], int],
+) -> int | None:
+    """The organisation's row, matched by folded name and country (the cluster's when
+    the item does not say), created or completed with what the item tells."""
+    if data is None:
+        return None
+    key = (fold(data.name), data.country or source.cluster.country)
+    if key in cache:
+        return cache[key]
+    org = db.scalar(
+        sa.select(Organisation).where(
+            Organisation.name_key == key[0], Organisation.country == key[1]
+        )
+    )
+    if org is None:
+        org = Organisation(
+            name=data.name, name_key=key[0], country=key[1], identifiers={}
+        )
+        db.add(org)
+    org.town = data.town or org.town
+    org.website = data.website or org.website
+    if data.identifiers:
+        org.identifiers = {**org.identifiers, **dict(data.identifiers)}
+    db.flush()
+    cache[key] = org.id
+    return org.id
 
 
 def _chunks(values: list[T], size: int = 500) -> Iterator[list[T]]:
@@ -392,3 +438,21 @@ def request_harvest(
     source.next_check_at = min(source.next_check_at, now)
     db.commit()
     return None
+
+
+def list_language_versions(db: Session, offer: Offer) -> list[Offer]:
+    """The other language versions of ``offer`` (same source and group), by language."""
+    if not offer.group_key:
+        return []
+    return list(
+        db.scalars(
+            sa.select(Offer)
+            .where(
+                Offer.source_id == offer.source_id,
+                Offer.group_key == offer.group_key,
+                Offer.id != offer.id,
+                Offer.status == OfferStatus.ACTIVE,
+            )
+            .order_by(Offer.language, Offer.id)
+        )
+    )

@@ -120,6 +120,7 @@ class Organisation(Base):
     country: Mapped[str] = mapped_column(sa.String(2), default="")
     town: Mapped[str | None] = mapped_column(sa.String(200))
     website: Mapped[str | None] = mapped_column(sa.String(2000))
+    identifiers: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
 class Offer(Base):
@@ -128,6 +129,7 @@ class Offer(Base):
         sa.UniqueConstraint("source_id", "guid"),
         sa.Index("ix_offers_status_published", "status", "published_at"),
         sa.Index("ix_offers_source_status", "source_id", "status"),
+        sa.Index("ix_offers_source_group", "source_id", "group_key"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -145,6 +147,11 @@ class Offer(Base):
     country: Mapped[str | None] = mapped_column(sa.String(2))
     town: Mapped[str | None] = mapped_column(sa.String(200))
     categories: Mapped[list[str]] = mapped_column(default=list)
+    sectors: Mapped[list[str]] = mapped_column(default=list)  # NACE codes
+    occupations: Mapped[list[str]] = mapped_column(default=list)  # ESCO URIs
+    contact: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # the language versions of one offer share a group within their source
+    group_key: Mapped[str | None] = mapped_column(sa.String(500))
     url: Mapped[str | None] = mapped_column(sa.String(2000))
     published_at: Mapped[datetime]
     updated_at: Mapped[datetime | None]

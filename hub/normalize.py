@@ -22,8 +22,23 @@ from hub.text import squash
 
 
 @dataclasses.dataclass(frozen=True)
+class OrganisationData:
+    """Who makes an offer, as the index stores it (matched by folded name + country)."""
+
+    name: str
+    country: str | None = None
+    town: str | None = None
+    website: str | None = None
+    identifiers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
 class OfferData:
-    """An offer ready for the index: what ``index.upsert_offers`` writes."""
+    """An offer ready for the index: what ``index.upsert_offers`` writes.
+
+    ``country`` is None when nothing in the item says it (the index then uses the
+    cluster's); ``group`` ties the language versions of one offer together.
+    """
 
     guid: str
     kind: OfferKind
@@ -38,6 +53,13 @@ class OfferData:
     valid_through: datetime | None
     content_hash: str
     search_text: str
+    organisation: OrganisationData | None = None
+    country: str | None = None
+    town: str | None = None
+    sectors: tuple[str, ...] = ()
+    occupations: tuple[str, ...] = ()
+    contact: tuple[tuple[str, str], ...] = ()
+    group: str | None = None
 
 
 def to_offer(source: Source, key: str, item: RawItem, now: datetime) -> OfferData:
@@ -56,21 +78,46 @@ def to_offer(source: Source, key: str, item: RawItem, now: datetime) -> OfferDat
     published = min(dated, now) if dated else None
     updated = min(item.updated, now) if item.updated else None
     language = item.language or source.options.get("language")
-    kind = _kind(source, categories)
+    kind = _kind(source, item.kind, categories)
+    organisation = _organisation(item)
+    location = item.location
+    country = (location and location.country) or (organisation and organisation.country)
+    town = _clean((location and location.town) or (organisation and organisation.town))
+    contact = (
+        tuple(
+            (k, v)
+            for k, v in dataclasses.asdict(item.contact).items()
+            if v and squash(v)
+        )
+        if item.contact
+        else ()
+    )
+    facts = [
+        title,
+        body_html,
+        normalise_url(item.link) if item.link else None,
+        categories,
+        language,
+        kind.value,
+        item.valid_through.isoformat() if item.valid_through else None,
+        dataclasses.astuple(organisation) if organisation else None,
+        country,
+        town,
+        item.sectors,
+        item.occupations,
+        contact,
+        item.group,
+    ]
     digest = hashlib.sha256(
-        json.dumps(
-            [
-                title,
-                body_html,
-                normalise_url(item.link) if item.link else None,
-                categories,
-                language,
-                kind.value,
-                item.valid_through.isoformat() if item.valid_through else None,
-            ],
-            ensure_ascii=False,
-        ).encode()
+        json.dumps(facts, ensure_ascii=False, default=list).encode()
     ).hexdigest()
+    searchable = [
+        title,
+        organisation.name if organisation else "",
+        town or "",
+        " ".join(categories),
+        body_text,
+    ]
     return OfferData(
         guid=key,
         kind=kind,
@@ -84,15 +131,45 @@ def to_offer(source: Source, key: str, item: RawItem, now: datetime) -> OfferDat
         updated_at=updated,
         valid_through=item.valid_through,
         content_hash=digest,
-        search_text=fold(" ".join([title, " ".join(categories), body_text])),
+        search_text=fold(" ".join(searchable)),
+        organisation=organisation,
+        country=country.upper() if country else None,
+        town=town,
+        sectors=item.sectors,
+        occupations=item.occupations,
+        contact=contact,
+        group=item.group,
     )
 
 
-def _kind(source: Source, categories: tuple[str, ...]) -> OfferKind:
-    """The first category the source's ``kind_by_category`` maps, else its ``kind``.
+def _clean(text: str | None) -> str | None:
+    cleaned = squash(text or "")[:200]
+    return cleaned or None
+
+
+def _organisation(item: RawItem) -> OrganisationData | None:
+    org = item.organisation
+    if org is None or not squash(org.name):
+        return None
+    return OrganisationData(
+        name=squash(org.name)[:500],
+        country=org.country.upper() if org.country else None,
+        town=_clean(org.town),
+        website=org.website if is_http_url(org.website) else None,
+        identifiers=tuple(sorted(org.identifiers.items())),
+    )
+
+
+def _kind(
+    source: Source, declared: str | None, categories: tuple[str, ...]
+) -> OfferKind:
+    """The kind the document declares (offer feed profile), else the first category
+    the source's ``kind_by_category`` maps, else the source's ``kind``.
 
     Real feeds mix news, offers and jobs; the YAML says which category is which.
     """
+    if declared in set(OfferKind):
+        return OfferKind(declared)
     by_category = {
         fold(k): v for k, v in source.options.get("kind_by_category", {}).items()
     }

@@ -47,7 +47,8 @@ def as_json(document: ParsedDocument) -> dict[str, object]:
         out = dataclasses.asdict(item)
         for key in ("published", "updated", "valid_through"):
             out[key] = out[key].isoformat() if out[key] else None
-        out["categories"] = list(item.categories)
+        for key in ("categories", "sectors", "occupations"):
+            out[key] = list(out[key])
         items.append(out)
     return {
         "items": items,

@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 from click.testing import Result
 from flask import Flask
+from helpers import write_registry
 from pytest_httpserver import HTTPServer
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
@@ -40,22 +41,14 @@ class Clock:
 
 
 def setup_registry(
-    tmp_path: Path, sessions: sessionmaker[Session], urls: dict[str, str], clock: Clock
+    tmp_path: Path,
+    sessions: sessionmaker[Session],
+    urls: dict[str, str],
+    clock: Clock,
 ) -> None:
-    sources = "".join(
-        f"      - id: {name}\n        type: rss\n"
-        f"        url: {url}\n        interval: 1h\n"
-        for name, url in urls.items()
-    )
-    path = tmp_path / "clusters.yaml"
-    path.write_text(
-        "clusters:\n  - slug: metal\n    name: {pl: Metal, lt: Metalas, en: Metal}\n"
-        "    country: PL\n    sector: metalworking\n    homepage: https://metalklaster.pl/\n"
-        f"    languages: [pl]\n    sources:\n{sources}",
-        encoding="utf-8",
-    )
+    registry = load(write_registry(tmp_path / "clusters.yaml", urls))
     with sessions() as db:
-        index.sync_registry(db, load(path), clock())
+        index.sync_registry(db, registry, clock())
 
 
 def offers(sessions: sessionmaker[Session]) -> list[Offer]:

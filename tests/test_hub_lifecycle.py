@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from helpers import write_registry
 from pytest_httpserver import HTTPServer
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
@@ -56,21 +57,6 @@ def rss(*items: tuple[str, str], extra: str = "") -> bytes:
     ).encode()
 
 
-def write_registry(path: Path, sources: dict[str, str], options: str = "") -> Path:
-    entries = "".join(
-        f"      - id: {name}\n        type: rss\n        url: {url}\n"
-        f"        interval: 1h\n{options}"
-        for name, url in sources.items()
-    )
-    path.write_text(
-        "clusters:\n  - slug: metal\n    name: {pl: Metal, lt: Metalas, en: Metal}\n"
-        "    country: PL\n    sector: metalworking\n    homepage: https://metal.example/\n"
-        f"    languages: [pl]\n    sources:\n{entries}",
-        encoding="utf-8",
-    )
-    return path
-
-
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
@@ -86,7 +72,9 @@ def register(
     tmp_path: Path, sessions: sessionmaker[Session], clock: Clock
 ) -> Callable[..., None]:
     def register(sources: dict[str, str], options: str = "") -> None:
-        registry = load(write_registry(tmp_path / "clusters.yaml", sources, options))
+        registry = load(
+            write_registry(tmp_path / "clusters.yaml", sources, options=options)
+        )
         with sessions() as db:
             index.sync_registry(db, registry, clock())
 

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import sqlalchemy as sa
+from helpers import write_registry
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
@@ -29,17 +30,12 @@ def test_three_workers_harvest_each_due_source_exactly_once(
     tmp_path: Path,
 ) -> None:
     feeds = [METAL_FEED_PATH, WOOD_FEED_PATH]
-    entries = "".join(
-        f"      - id: s{i}\n        type: rss\n        interval: 1h\n"
-        f"        url: {sample_sites.base_url}{feeds[i % 2]}?copy={i}\n"
-        for i in range(SOURCES)
-    )
-    registry = tmp_path / "clusters.yaml"
-    registry.write_text(
-        "clusters:\n  - slug: metal\n    name: {pl: Metal, lt: Metalas, en: Metal}\n"
-        "    country: PL\n    sector: metalworking\n    homepage: https://metal.example/\n"
-        f"    languages: [pl]\n    sources:\n{entries}",
-        encoding="utf-8",
+    registry = write_registry(
+        tmp_path / "clusters.yaml",
+        {
+            f"s{i}": f"{sample_sites.base_url}{feeds[i % 2]}?copy={i}"
+            for i in range(SOURCES)
+        },
     )
     env = {
         **os.environ,

@@ -61,10 +61,13 @@ def offers() -> str:
 
 @bp.get("/offers/<int:offer_id>")
 def offer(offer_id: int) -> str:
-    found = index.find_offer(get_session(), offer_id)
+    db = get_session()
+    found = index.find_offer(db, offer_id)
     if found is None:
         abort(404)
-    return render_template("offer.html", offer=found)
+    return render_template(
+        "offer.html", offer=found, versions=index.list_language_versions(db, found)
+    )
 
 
 @bp.get("/status/")

@@ -1,0 +1,84 @@
+"""Documents in the e-cooperation offer feed profile (feeds/PROFILE.md: Atom with the
+``eco`` namespace, JSON Feed with ``_ecoop``) -> ParsedDocument, through feeds.reader.
+
+Pure: bytes in, raw items out; no network, no index.
+"""
+
+from __future__ import annotations
+
+from connectors.base import ParsedDocument
+from connectors.base import ParseError
+from connectors.base import RawItem
+from connectors.base import Source
+from feeds.profile import ECO_NS
+from feeds.profile import SCHEME_ESCO_OCCUPATION
+from feeds.profile import SCHEME_NACE
+from feeds.profile import FeedReadError
+from feeds.profile import Offer
+from feeds.reader import read
+
+
+def uses_profile(body: bytes) -> bool:
+    """True when an XML document declares the offer profile's namespace."""
+    return ECO_NS.encode() in body[:65536]
+
+
+def parse_profile(source: Source, body: bytes) -> ParsedDocument:
+    """Every profile field of every entry, the tombstones, and the completeness.
+
+    A paged feed (RFC 5005 ``next`` link) is complete only as a whole; from its first
+    page alone nothing can be withdrawn by absence, so it counts as a window here.
+    Company profiles (entries without a kind) are not offers and are left out.
+
+    Raises:
+        ParseError: the document is not well-formed or not a feed (class ``parse``).
+    """
+    try:
+        parsed = read(body)
+    except FeedReadError as e:
+        raise ParseError(source.url, str(e), "parse") from e
+    items = [
+        _raw_item(offer) for offer in parsed.offers if not offer.is_company_profile
+    ]
+    complete = None
+    if parsed.completeness_declared:
+        complete = parsed.info.complete and not parsed.info.next_url
+    return ParsedDocument(
+        items=items,
+        deleted=tuple(d.ref for d in parsed.deleted),
+        complete=complete,
+        skipped=sum(1 for offer in parsed.offers if offer.is_company_profile),
+    )
+
+
+def _raw_item(offer: Offer) -> RawItem:
+    by_scheme: dict[str | None, list[str]] = {}
+    for category in offer.categories:
+        scheme = (
+            category.scheme
+            if category.scheme in (SCHEME_NACE, SCHEME_ESCO_OCCUPATION)
+            else None
+        )
+        by_scheme.setdefault(scheme, []).append(
+            category.term if scheme else (category.label or category.term)
+        )
+    return RawItem(
+        guid=offer.id,
+        link=offer.link or None,
+        title=offer.title,
+        summary=offer.summary,
+        content=offer.content_html,
+        published=offer.published,
+        updated=offer.updated,
+        valid_through=offer.valid_through,
+        author=offer.organisation.name if offer.organisation else None,
+        categories=tuple(by_scheme.get(None, ())),
+        language=offer.language,
+        kind=offer.kind.value if offer.kind else None,
+        organisation=offer.organisation,
+        location=offer.location,
+        sectors=tuple(by_scheme.get(SCHEME_NACE, ())),
+        occupations=tuple(by_scheme.get(SCHEME_ESCO_OCCUPATION, ())),
+        contact=offer.contact,
+        group=offer.group,
+    )

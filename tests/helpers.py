@@ -1,0 +1,24 @@
+"""Test helpers shared by several test modules (plain functions, not fixtures)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def write_registry(
+    path: Path, sources: dict[str, str], *, type_: str = "rss", options: str = ""
+) -> Path:
+    """A one-cluster registry ("metal") whose sources are ``{id: url}`` of ``type_``;
+    ``options`` is YAML added to every source (indented 8 spaces)."""
+    entries = "".join(
+        f"      - id: {name}\n        type: {type_}\n        url: {url}\n"
+        f"        interval: 1h\n{options}"
+        for name, url in sources.items()
+    )
+    path.write_text(
+        "clusters:\n  - slug: metal\n    name: {pl: Metal, lt: Metalas, en: Metal}\n"
+        "    country: PL\n    sector: metalworking\n    homepage: https://metal.example/\n"
+        f"    languages: [pl]\n    sources:\n{entries}",
+        encoding="utf-8",
+    )
+    return path

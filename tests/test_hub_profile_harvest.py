@@ -1,0 +1,108 @@
+"""Feeds in the offer feed profile (feeds/PROFILE.md), Atom and JSON Feed, harvested
+into the index with every field: kind, organisation, location, categories by scheme,
+validity, language versions, tombstones and completeness."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from helpers import write_registry
+from pytest_httpserver import HTTPServer
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
+
+from connectors.http import make_http
+from hub import index
+from hub.harvest import Harvester
+from hub.models import Offer
+from hub.models import Organisation
+from hub.registry import load
+
+PROFILE = Path(__file__).resolve().parent / "data" / "profile"
+T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+ORG = "Zakład Ślusarsko-Spawalniczy „Stal-Łoś” Sp. z o.o."
+
+
+@pytest.mark.parametrize(
+    ("document", "source_type"),
+    [("example.atom", "atom"), ("example.json", "jsonfeed")],
+)
+def test_every_profile_field_reaches_the_index(
+    httpserver: HTTPServer,
+    tmp_path: Path,
+    sessions: sessionmaker[Session],
+    document: str,
+    source_type: str,
+) -> None:
+    httpserver.expect_request("/feed").respond_with_data(
+        (PROFILE / document).read_bytes()
+    )
+    registry = write_registry(
+        tmp_path / "clusters.yaml",
+        {"offers": httpserver.url_for("/feed")},
+        type_=source_type,
+    )
+    with sessions() as db:
+        index.sync_registry(db, load(registry), T0)
+    [run] = Harvester(sessions, make_http(), clock=lambda: T0).run(due_only=False)
+    assert (run.status, run.new, run.failed) == ("ok", 3, 1)  # the company profile
+    with sessions() as db:
+        offers = {o.guid.rsplit(":", 1)[1]: o for o in db.scalars(sa.select(Offer))}
+        orgs = list(db.scalars(sa.select(Organisation)))
+        assert set(offers) == {"offer-17-pl", "offer-17-lt", "job-4"}
+        welding, job = offers["offer-17-pl"], offers["job-4"]
+        assert (welding.kind, job.kind) == ("business-offer", "job-offer")
+        assert (welding.country, welding.town, job.town) == ("PL", "Suwałki", "Ełk")
+        assert welding.sectors == ["25.62"] and welding.categories == ["spawanie"]
+        assert job.occupations and job.occupations[0].startswith(
+            "http://data.europa.eu/esco/occupation/"
+        )
+        assert welding.valid_through == datetime(2027, 3, 31, 22, 59, tzinfo=UTC)
+        assert welding.group_key == offers["offer-17-lt"].group_key is not None
+        assert offers["offer-17-lt"].language == "lt"
+        assert [o.name for o in orgs] == [ORG]  # one organisation for all three
+        assert welding.organisation_id == job.organisation_id == orgs[0].id
+        assert "stal-los" in welding.search_text  # the organisation is searchable
+
+
+def test_offer_page_shows_the_profile_fields(
+    httpserver: HTTPServer, tmp_path: Path, db_url: str, engine: sa.Engine
+) -> None:
+    from lxml import html
+
+    from hub import create_app
+    from hub.cli import main
+
+    httpserver.expect_request("/feed").respond_with_data(
+        (PROFILE / "example.atom").read_bytes()
+    )
+    registry = write_registry(
+        tmp_path / "clusters.yaml",
+        {"offers": httpserver.url_for("/feed")},
+        type_="atom",
+    )
+    app = create_app({"DATABASE_URL": db_url, "ECOOP_REGISTRY": str(registry)})
+    assert app.test_cli_runner().invoke(main, ["harvest"]).exit_code == 0
+    with app.extensions["ecoop.sessions"]() as db:
+        welding = db.scalar(sa.select(Offer).where(Offer.guid.endswith("offer-17-pl")))
+        assert welding is not None
+    doc = html.fromstring(app.test_client().get(f"/en/offers/{welding.id}").data)
+    facts = {
+        dt.text_content(): dd
+        for dt, dd in zip(
+            doc.cssselect("dl.facts dt"), doc.cssselect("dl.facts dd"), strict=True
+        )
+    }
+    assert facts["Organisation"].cssselect("strong")[0].text_content() == ORG
+    assert "Suwałki" in facts["Country"].text_content()
+    assert facts["Valid until"].text_content().strip() == "March 31, 2027"
+    assert facts["Sector (NACE)"].text_content() == "25.62"
+    [version] = facts["Also in"].cssselect("a")
+    assert version.get("hreflang") == "lt" and version.text_content().startswith(
+        "Lithuanian: "
+    )
+    app.extensions["ecoop.engine"].dispose()
