@@ -30,6 +30,7 @@ from lxml import etree
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from connectors.http import make_http  # noqa: E402
+from connectors.netguard import NetworkPolicy  # noqa: E402
 from hub import db as hub_db  # noqa: E402
 from hub import index  # noqa: E402
 from hub.harvest import Harvester  # noqa: E402
@@ -148,7 +149,12 @@ def main() -> None:
     sessions = hub_db.make_sessionmaker(engine)
     with sessions() as db:
         index.sync_registry(db, load(registry_path), datetime.now(UTC))
-    harvester = Harvester(sessions, make_http(), pool_size=args.pool_size)
+    harvester = Harvester(
+        sessions,
+        make_http(),
+        pool_size=args.pool_size,
+        policy=NetworkPolicy(allow=("127.0.0.1/32",)),  # the corpus is on loopback
+    )
 
     print(
         f"corpus: {args.sources} feeds x {args.offers} offers = {total} offers, "

@@ -130,6 +130,7 @@ ERROR_CLASSES = (
     "encoding",
     "parse",
     "parse_timeout",
+    "robots",  # a scraping connector's page that robots.txt disallows (RFC 9309)
     "internal",
 )
 

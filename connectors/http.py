@@ -1,21 +1,43 @@
-"""The one HTTP fetch path of connectors: timeouts and a total deadline, a cap on
-decoded bytes, at most 5 redirects, conditional GET, our User-Agent.
+"""The one HTTP fetch path of connectors: every hop's destination checked and pinned,
+at most 5 redirects, timeouts and a total deadline, a cap on wire and decoded bytes,
+conditional GET, our User-Agent.
 
-Owns the requests.Session; knows nothing of the index or the site.
+Owns the requests.Session use and content decoding; knows nothing of the index or
+the site. Where a fetch may go is decided by connectors.netguard.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import http.client
 import time
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urljoin
+from urllib.parse import urlsplit
 
 import requests
+import urllib3.exceptions
+from requests.cookies import RequestsCookieJar
+from requests.cookies import extract_cookies_to_jar
+from requests.utils import requote_uri
 
+from connectors import netguard
 from connectors.base import FetchError
 from connectors.base import FetchResult
+from connectors.codings import CHUNK
+from connectors.codings import CodingError
+from connectors.codings import Decoder
+from connectors.codings import parse_codings
+from connectors.netguard import NetworkPolicy
+from connectors.transport import PinnedAdapter
+from connectors.transport import Watchdog
 
 USER_AGENT = "ecoop-hub/0.1 (+https://e-cooperation.eu/about/harvester)"
 MAX_REDIRECTS = 5
+REDIRECTS = frozenset({301, 302, 303, 307, 308})  # RFC 9110 §15.4
+PUBLIC_ONLY = NetworkPolicy()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,8 +45,9 @@ class HttpLimits:
     """Per-fetch limits.
 
     ``connect_timeout`` and ``read_timeout`` bound each socket wait; ``deadline`` bounds
-    the whole fetch (a server trickling a byte at a time defeats a read timeout alone);
-    ``max_bytes`` caps the body after decompression.
+    the whole fetch, redirects included (a server trickling a byte at a time defeats
+    a read timeout alone); ``max_bytes`` caps the body on the wire and after
+    decompression.
     """
 
     connect_timeout: float = 5.0
@@ -42,9 +65,14 @@ class Validators:
 
 
 def make_http(user_agent: str = USER_AGENT) -> requests.Session:
-    """Return a Session that identifies the hub and asks for compressed bodies."""
+    """Return a Session that identifies the hub and asks for gzip bodies.
+
+    ``trust_env`` is off: fetch connects directly to the address it checked, so no
+    proxy, ``.netrc`` or CA bundle is taken from the environment.
+    """
     session = requests.Session()
     session.headers.update({"User-Agent": user_agent, "Accept-Encoding": "gzip"})
+    session.trust_env = False
     session.max_redirects = MAX_REDIRECTS
     return session
 
@@ -56,67 +84,125 @@ def fetch(
     accept: str = "*/*",
     validators: Validators | None = None,
     limits: HttpLimits | None = None,
+    policy: NetworkPolicy | None = None,
 ) -> FetchResult:
     """GET ``url``, conditionally when validators from the last fetch are given.
 
+    Each hop's scheme and address are checked against ``policy`` (default: public
+    addresses only) and the connection goes to the checked address. Redirects are
+    followed here, at most MAX_REDIRECTS. Session headers (User-Agent), ``verify``
+    and ``cert`` apply; cookies live for one fetch.
+
     Raises:
-        FetchError: with class ``timeout``, ``too_large``, ``redirects``,
-            ``http_status`` (status and headers attached, e.g. Retry-After),
-            ``protocol`` or ``network``.
+        FetchError: with class ``timeout``, ``too_large``, ``blocked_destination``,
+            ``redirects``, ``http_status`` (status and headers attached, e.g.
+            Retry-After), ``protocol`` or ``network``.
     """
     limits = limits or HttpLimits()
+    policy = policy or PUBLIC_ONLY
+    deadline = time.monotonic() + limits.deadline
     headers = {"Accept": accept}
     if validators and validators.etag:
         headers["If-None-Match"] = validators.etag
     if validators and validators.last_modified:
         headers["If-Modified-Since"] = validators.last_modified
-    started = time.monotonic()
+    jar = RequestsCookieJar()
+    watchdog = Watchdog(deadline)
+    adapter = PinnedAdapter(watchdog)
     try:
-        with session.get(
-            url,
-            headers=headers,
-            timeout=(limits.connect_timeout, limits.read_timeout),
-            stream=True,
-        ) as response:
-            if response.status_code == 304:
-                return FetchResult(
-                    url=response.url,
-                    status=304,
-                    headers=dict(response.headers),
-                    etag=response.headers.get("ETag", validators and validators.etag),
-                    last_modified=response.headers.get(
-                        "Last-Modified", validators and validators.last_modified
-                    ),
-                    not_modified=True,
+        with _translated(url, limits, deadline):
+            for hop in range(MAX_REDIRECTS + 1):
+                response = _open(
+                    session, adapter, url, (headers, jar), policy, limits, deadline
                 )
-            if response.status_code >= 400 or response.status_code < 200:
-                raise FetchError(
-                    url,
-                    f"HTTP {response.status_code}",
-                    "http_status",
-                    status=response.status_code,
-                    headers=response.headers,
-                )
-            body = _read_capped(response, url, limits, started)
-    except requests.Timeout as e:
-        raise FetchError(url, f"timed out: {e}", "timeout") from e
-    except requests.TooManyRedirects as e:
-        raise FetchError(
-            url, f"more than {MAX_REDIRECTS} redirects", "redirects"
-        ) from e
-    except (
-        requests.exceptions.ContentDecodingError,
-        requests.exceptions.ChunkedEncodingError,
-        requests.exceptions.InvalidURL,
-        requests.exceptions.InvalidSchema,
-        requests.exceptions.MissingSchema,
-    ) as e:
-        raise FetchError(url, f"{type(e).__name__}: {e}", "protocol") from e
-    except requests.RequestException as e:
-        raise FetchError(url, f"{type(e).__name__}: {e}", "network") from e
+                with response:
+                    if response.status_code not in REDIRECTS:
+                        return _result(response, url, validators, limits, deadline)
+                    target = session.get_redirect_target(response)
+                    if not target:
+                        raise _status_error(url, response)
+                    if hop == MAX_REDIRECTS:
+                        raise FetchError(
+                            url, f"more than {MAX_REDIRECTS} redirects", "redirects"
+                        )
+                    # The body of a redirect is never read (nor inflated: cf. urllib3
+                    # CVE-2026-21441); closing drops the connection.
+                    url = requote_uri(urljoin(response.url, target))
+    finally:
+        adapter.close()
+        watchdog.stop()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _open(
+    session: requests.Session,
+    adapter: PinnedAdapter,
+    url: str,
+    state: tuple[dict[str, str], RequestsCookieJar],
+    policy: NetworkPolicy,
+    limits: HttpLimits,
+    deadline: float,
+) -> requests.Response:
+    """Send one hop to its checked addresses in turn (on connect failure only)."""
+    headers, jar = state
+    request = session.prepare_request(
+        requests.Request("GET", url, headers=headers, cookies=jar)
+    )
+    assert request.url is not None
+    destination = netguard.check_url(request.url, policy)
+    # The pool connects to an address, so http.client would name the address.
+    request.headers["Host"] = urlsplit(request.url).netloc.rpartition("@")[2]
+    for i, address in enumerate(destination.addresses):
+        adapter.address = address
+        remaining = _remaining(url, limits, deadline)
+        connect = min(limits.connect_timeout, remaining)
+        read = min(limits.read_timeout, remaining)
+        try:
+            response = adapter.send(
+                request,
+                stream=True,
+                timeout=(connect, read),
+                verify=session.verify,
+                cert=session.cert,
+                proxies={},
+            )
+        except requests.ConnectionError as e:
+            if i + 1 < len(destination.addresses) and _connect_failed(e):
+                continue
+            raise
+        extract_cookies_to_jar(jar, request, response.raw)
+        return response
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _result(
+    response: requests.Response,
+    url: str,
+    validators: Validators | None,
+    limits: HttpLimits,
+    deadline: float,
+) -> FetchResult:
+    status = response.status_code
+    if status == 304:  # validators the answer leaves out stay as they were
+        last = validators or Validators()
+        return FetchResult(
+            url=response.url,
+            status=304,
+            headers=dict(response.headers),
+            etag=response.headers.get("ETag") or last.etag,
+            last_modified=response.headers.get("Last-Modified") or last.last_modified,
+            not_modified=True,
+        )
+    if not 200 <= status < 300:
+        raise _status_error(url, response)
+    codings = parse_codings(response.headers.get("Content-Encoding", ""))
+    length = response.headers.get("Content-Length", "")
+    if not codings and length.isdigit() and int(length) > limits.max_bytes:
+        raise _too_large(url, limits)
+    body = _read_body(response, Decoder(codings), url, limits, deadline)
     return FetchResult(
         url=response.url,
-        status=response.status_code,
+        status=status,
         headers=dict(response.headers),
         body=body,
         etag=response.headers.get("ETag"),
@@ -124,21 +210,123 @@ def fetch(
     )
 
 
-def _read_capped(
-    response: requests.Response, url: str, limits: HttpLimits, started: float
+def _read_body(
+    response: requests.Response,
+    decoder: Decoder,
+    url: str,
+    limits: HttpLimits,
+    deadline: float,
 ) -> bytes:
-    # iter_content decodes gzip as it streams: the cap applies to decoded bytes.
+    """Read the body as it arrives, inflating it CHUNK by CHUNK under the caps.
+
+    ``read1`` returns what one socket read brings, so the caps and the deadline are
+    checked after every read (the watchdog ends a read that would outlive it).
+    """
+    raw = response.raw
     chunks: list[bytes] = []
-    size = 0
-    for chunk in response.iter_content(chunk_size=64 * 1024):
-        size += len(chunk)
-        if size > limits.max_bytes:
-            raise FetchError(
-                url, f"body larger than {limits.max_bytes} bytes", "too_large"
-            )
-        if time.monotonic() - started > limits.deadline:
-            raise FetchError(
-                url, f"fetch took longer than {limits.deadline:g} s", "timeout"
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
+    size = wire = 0
+    while True:
+        data = raw.read1(CHUNK, decode_content=False)
+        if time.monotonic() > deadline:
+            raise _late(url, limits)
+        wire += len(data)
+        if wire > limits.max_bytes:
+            raise _too_large(url, limits)
+        for piece in decoder.feed(data) if data else decoder.finish():
+            size += len(piece)
+            if size > limits.max_bytes:
+                raise _too_large(url, limits)
+            chunks.append(piece)
+        if not data:
+            return b"".join(chunks)
+
+
+def _remaining(url: str, limits: HttpLimits, deadline: float) -> float:
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise _late(url, limits)
+    return remaining
+
+
+def _connect_failed(error: requests.ConnectionError) -> bool:
+    """Whether the error happened before a byte was sent (try the next address)."""
+    if isinstance(error, requests.ConnectTimeout):
+        return True
+    reason = getattr(error.args[0] if error.args else None, "reason", None)
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
+
+
+@contextlib.contextmanager
+def _translated(url: str, limits: HttpLimits, deadline: float) -> Iterator[None]:
+    """Turn every failure of requests, urllib3, http.client and zlib into a
+    FetchError of the closed set (connectors.base.ERROR_CLASSES)."""
+    try:
+        yield
+    except FetchError:
+        raise
+    except (
+        CodingError,
+        requests.RequestException,
+        urllib3.exceptions.HTTPError,
+        http.client.HTTPException,
+        OSError,
+    ) as e:
+        described = f"{type(e).__name__}: {e}"
+        if time.monotonic() >= deadline:  # whatever the watchdog's cut looked like
+            raise _late(url, limits) from e
+        if isinstance(e, CodingError):
+            raise FetchError(url, str(e), "protocol") from e
+        if isinstance(e, requests.Timeout | urllib3.exceptions.TimeoutError):
+            raise FetchError(url, f"timed out: {e}", "timeout") from e
+        if isinstance(e, _PROTOCOL) or _protocol_cause(e):
+            raise FetchError(url, described, "protocol") from e
+        raise FetchError(url, described, "network") from e
+
+
+_PROTOCOL = (
+    requests.exceptions.InvalidURL,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidHeader,
+    requests.exceptions.ContentDecodingError,
+    requests.exceptions.ChunkedEncodingError,
+    urllib3.exceptions.LocationValueError,
+    urllib3.exceptions.DecodeError,
+)
+
+
+def _protocol_cause(error: BaseException) -> bool:
+    """Whether the server broke HTTP (a garbage status line, a bad chunk...) rather
+    than the network failing (reset, refused, TLS)."""
+    seen: set[int] = set()
+    stack: list[Any] = [error]
+    while stack:
+        e = stack.pop()
+        if not isinstance(e, BaseException) or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, http.client.HTTPException) and not isinstance(
+            e, http.client.RemoteDisconnected
+        ):
+            return True
+        stack.extend([e.__cause__, e.__context__, getattr(e, "reason", None)])
+        stack.extend(e.args)
+    return False
+
+
+def _late(url: str, limits: HttpLimits) -> FetchError:
+    return FetchError(url, f"fetch took longer than {limits.deadline:g} s", "timeout")
+
+
+def _status_error(url: str, response: requests.Response) -> FetchError:
+    return FetchError(
+        url,
+        f"HTTP {response.status_code}",
+        "http_status",
+        status=response.status_code,
+        headers=response.headers,
+    )
+
+
+def _too_large(url: str, limits: HttpLimits) -> FetchError:
+    return FetchError(url, f"body larger than {limits.max_bytes} bytes", "too_large")

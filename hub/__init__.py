@@ -9,6 +9,8 @@ from typing import Any
 from flask import Flask
 
 from hub import db
+from hub import health
+from hub import metrics
 from hub.settings import load_settings
 
 
@@ -17,6 +19,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.config.update(load_settings(os.environ, config))
     db.init_app(app)
+    health.init_app(app)
+    metrics.init_app(app)
 
     from hub import web
 

@@ -11,7 +11,10 @@ import logging
 import os
 import sys
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 import click
 from flask import Flask
@@ -23,12 +26,17 @@ from werkzeug.serving import make_server
 from hub import create_app
 from hub import db as hub_db
 from hub import index
+from hub import logs
+from hub import metrics
 from hub import scheduler
 from hub.harvest import Harvester
 from hub.harvest import RunSummary
+from hub.logs import escape
 from hub.registry import RegistryError
 from hub.registry import Watcher
 from hub.registry import load
+from hub.settings import SettingsError
+from hub.settings import load_settings
 
 DEMO_REGISTRY = Path("config/demo.yaml")
 
@@ -43,11 +51,12 @@ DEMO_REGISTRY = Path("config/demo.yaml")
 def main() -> None:
     """e-cooperation hub: harvest cluster offers into one index and serve the
     federation site."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    try:  # bad settings stop every command here, before any work
+        settings = load_settings(os.environ)
+    except SettingsError as e:
+        click.echo(f"ecoop: settings refused:\n{e}", err=True)
+        sys.exit(2)
+    logs.configure(settings["ECOOP_LOG_FORMAT"], settings["ECOOP_LOG_LEVEL"])
 
 
 # --- clusters -----------------------------------------------------------------------
@@ -78,6 +87,30 @@ def clusters_check(file: Path | None) -> None:
         click.echo(
             f"  {source.key:<32} {source.type:<8} every {minutes:>4} min  {source.url}"
         )
+
+
+# --- feed ---------------------------------------------------------------------------
+
+
+@main.group()
+def feed() -> None:
+    """Member feeds in the offer feed profile (feeds/PROFILE.md)."""
+
+
+@feed.command("validate", context_settings={"ignore_unknown_options": True})
+@click.argument("source")
+@click.option(
+    "--format", "format_", type=click.Choice(["text", "json"]), default="text"
+)
+def feed_validate(source: str, format_: str) -> None:
+    """Check a feed (a file, an http(s) URL or - for stdin) against the profile and
+    report every problem with its place and a fix hint; exit 1 when it has errors.
+
+    The same tool as ``python -m feeds validate``, which members run without the hub.
+    """
+    from feeds.__main__ import main as feeds_main
+
+    sys.exit(feeds_main(["validate", source, "--format", format_]))
 
 
 # --- db -----------------------------------------------------------------------------
@@ -119,6 +152,7 @@ def make_harvester(app: Flask, *, watch: bool = False) -> Harvester:
     """
     from connectors.http import HttpLimits
     from connectors.http import make_http
+    from connectors.netguard import NetworkPolicy
 
     limits = HttpLimits(
         connect_timeout=app.config["ECOOP_FETCH_CONNECT_TIMEOUT"],
@@ -131,6 +165,7 @@ def make_harvester(app: Flask, *, watch: bool = False) -> Harvester:
         app.extensions["ecoop.sessions"],
         make_http(),
         limits=limits,
+        policy=NetworkPolicy(allow=app.config["ECOOP_FETCH_ALLOW"]),
         registry_loader=watcher.poll if watcher else None,
         pool_size=app.config["ECOOP_POOL_SIZE"],
         per_host=app.config["ECOOP_PER_HOST"],
@@ -148,6 +183,59 @@ def print_summaries(summaries: list[RunSummary]) -> None:
             f"{s.source:<34} {s.status:<13} {s.new:>5} {s.updated:>8} {s.unchanged:>10}"
             f" {s.withdrawn:>10} {s.failed:>7}  {note}"
         )
+
+
+class HarvestProgress:
+    """Progress of ``ecoop harvest`` on stderr: a bar on a terminal (erased before
+    the table), else one plain line per finished source once the run has lasted
+    ``after`` seconds (short runs print only the table)."""
+
+    def __init__(
+        self,
+        total: int,
+        stream: TextIO,
+        *,
+        tty: bool | None = None,
+        after: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.total, self.done, self.stream = total, 0, stream
+        self.tty = stream.isatty() if tty is None else tty
+        self.after, self.clock = after, clock
+        self.started = clock()
+        self._drawn = False
+
+    def claimed(self, keys: list[str]) -> None:
+        self.total = len(keys)  # sources another process holds are not waited for
+        self._bar("")
+
+    def finished(self, summary: RunSummary) -> None:
+        self.done += 1
+        if self.tty:
+            self._bar(summary.source)
+        elif self.clock() - self.started >= self.after:
+            self.stream.write(
+                f"harvest: {self.done}/{self.total} {escape(summary.source)} "
+                f"{summary.status} (new {summary.new}, updated {summary.updated})\n"
+            )
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self._drawn:
+            self.stream.write("\r\x1b[K")  # erase the bar: the table follows
+            self.stream.flush()
+
+    def _bar(self, current: str) -> None:
+        if not self.tty:
+            return
+        width = 30
+        filled = width * self.done // self.total if self.total else width
+        self.stream.write(
+            f"\r\x1b[Kharvesting [{'#' * filled}{'.' * (width - filled)}] "
+            f"{self.done}/{self.total} {escape(current)[:40]}"
+        )
+        self.stream.flush()
+        self._drawn = True
 
 
 @main.command()
@@ -173,7 +261,12 @@ def harvest(cluster: str | None, source: str | None, force: bool) -> None:
         ]
     if not keys:
         raise click.UsageError("no configured source matches --cluster/--source")
-    summaries = make_harvester(app).run(due_only=False, keys=keys, force=force)
+    progress = HarvestProgress(len(keys), sys.stderr)
+    with metrics.watch_harvest(
+        app.extensions["ecoop.sessions"], progress.claimed, progress.finished
+    ):
+        summaries = make_harvester(app).run(due_only=False, keys=keys, force=force)
+    progress.close()
     print_summaries(summaries)
     skipped = len(keys) - len(summaries)
     if skipped:
@@ -295,7 +388,10 @@ def demo(host: str, port: int, sites_port: int, registry: Path) -> None:
     os.environ.setdefault(
         "DATABASE_URL", f"sqlite:///{Path('ecoop-demo.sqlite3').resolve()}"
     )
-    app = create_app({"ECOOP_REGISTRY": str(registry)})
+    # the sample member sites listen on loopback
+    app = create_app(
+        {"ECOOP_REGISTRY": str(registry), "ECOOP_FETCH_ALLOW": ("127.0.0.1/32",)}
+    )
     click.echo(
         f"sample member sites on {sites.base_url}/ "
         f"(database {app.config['DATABASE_URL']})"

@@ -39,7 +39,12 @@ from connectors.base import Source as SourceSpec
 from connectors.http import HttpLimits
 from connectors.http import Validators
 from connectors.http import fetch
+from connectors.netguard import NetworkPolicy
+from connectors.robots import MAX_ROBOTS_BYTES
+from connectors.robots import RobotsCache
 from hub import index
+from hub import logs
+from hub import metrics
 from hub import scheduler
 from hub.identity import assign_keys
 from hub.models import HarvestRun
@@ -54,6 +59,7 @@ log = logging.getLogger(__name__)
 SHRINK_RATIO = 0.5
 SHRINK_MIN_ITEMS = 5
 SHRINK_MEMORY = timedelta(days=7)
+ROBOTS_AGENT = "ecoop-hub"  # the product token robots.txt groups match (RFC 9309)
 ATTENTION_AFTER = timedelta(days=3)  # 401/403/404 this long: an operator must look
 
 
@@ -83,6 +89,11 @@ class _Job:
     validators: Validators
     body_hash: str | None
 
+    @property
+    def log_fields(self) -> dict[str, object]:
+        """What every log line about this job carries (hub.logs)."""
+        return {"source": self.spec.key, "run_id": self.run_id}
+
 
 @dataclasses.dataclass
 class _Outcome:
@@ -109,6 +120,7 @@ class Harvester:
         http: requests.Session,
         *,
         limits: HttpLimits | None = None,
+        policy: NetworkPolicy | None = None,
         clock: Callable[[], datetime] = scheduler.utcnow,
         owner: str | None = None,
         registry_loader: Callable[[], Registry | None] | None = None,
@@ -119,6 +131,8 @@ class Harvester:
         self.sessions = sessions
         self.http = http
         self.limits = limits or HttpLimits()
+        self.policy = policy  # None: public addresses only
+        self.robots = RobotsCache(self._fetch_robots, user_agent=ROBOTS_AGENT)
         self.clock = clock
         self.owner = owner or scheduler.worker_id()
         self.registry_loader = registry_loader
@@ -163,11 +177,18 @@ class Harvester:
             )
             jobs = [self._start(db, source, force) for source in claimed]
             db.commit()
+            metrics.sources_claimed(self.sessions, [job.spec.key for job in jobs])
             summaries = []
             with ThreadPoolExecutor(max_workers=max(1, self.pool_size)) as pool:
-                futures = [pool.submit(self._fetch, job) for job in jobs]
+                futures = [
+                    pool.submit(logs.in_context(self._fetch, **job.log_fields), job)
+                    for job in jobs
+                ]
                 for future in as_completed(futures):
-                    summaries.append(self._write(db, future.result()))
+                    outcome = future.result()
+                    with logs.context(**outcome.job.log_fields):
+                        summaries.append(self._write(db, outcome))
+                    metrics.run_finished(self.sessions, summaries[-1])
         return sorted(summaries, key=lambda s: s.source)
 
     # --- stages --------------------------------------------------------------------
@@ -203,6 +224,10 @@ class Harvester:
         outcome = _Outcome(job)
         connector = connectors.get_connector(job.spec.type)
         try:
+            if getattr(connector, "scrapes", False):  # pages, not a feed: RFC 9309
+                verdict = self.robots.check(job.spec.url)
+                if not verdict.allowed:
+                    raise ConnectorError(job.spec.url, verdict.reason, "robots")
             with self._host_slot(job.spec.url):
                 outcome.result = fetch(
                     self.http,
@@ -210,6 +235,7 @@ class Harvester:
                     accept=connector.accept,
                     validators=job.validators,
                     limits=self.limits,
+                    policy=self.policy,
                 )
             if outcome.result.not_modified:
                 return outcome
@@ -405,6 +431,12 @@ class Harvester:
             status in (401, 403, 404) and now - source.failing_since >= ATTENTION_AFTER
         ):
             source.attention = f"HTTP {status} since {source.failing_since:%Y-%m-%d}"
+
+    def _fetch_robots(self, url: str) -> FetchResult:
+        limits = dataclasses.replace(self.limits, max_bytes=MAX_ROBOTS_BYTES)
+        with self._host_slot(url):
+            return fetch(self.http, url, accept="text/plain", limits=limits,
+                         policy=self.policy)
 
     def _host_slot(self, url: str) -> threading.Semaphore:
         host = (urlsplit(url).hostname or "").lower()

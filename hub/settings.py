@@ -1,12 +1,15 @@
 """Deployment settings: one registry of keys with defaults and help.
 
-Read from the environment (or a mapping in tests). Feeds the loader, the README table
-and its docs test.
+Read from an optional settings file and the environment (or a mapping in tests);
+unknown ``ECOOP_*`` names and bad values fail at start. Feeds the loader, the README
+table and its docs test.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import re
 from collections.abc import Callable
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,7 +19,11 @@ DEFAULT_REGISTRY = Path("config/clusters.yaml")
 
 
 class SettingsError(Exception):
-    """A setting has a value that cannot be used."""
+    """Settings that cannot be used: every problem, one per line."""
+
+    def __init__(self, problems: list[str] | str) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("\n".join(self.problems))
 
 
 def _bool(value: str) -> bool:
@@ -26,6 +33,16 @@ def _bool(value: str) -> bool:
     if lowered in {"0", "false", "no", "off"}:
         return False
     raise ValueError(f"{value!r} is not a boolean (use true or false)")
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        lowered = value.strip().lower()
+        if lowered not in choices:
+            raise ValueError(f"{value!r} is not one of {', '.join(choices)}")
+        return lowered
+
+    return parse
 
 
 def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
@@ -72,6 +89,30 @@ SETTINGS: tuple[Setting, ...] = (
         _positive(float),
     ),
     Setting(
+        "ECOOP_SETTINGS_FILE",
+        "",
+        "Optional file of NAME=value lines (the format of deploy/ecoop.env.example), "
+        "read before the environment, which wins.",
+    ),
+    Setting(
+        "ECOOP_LOG_FORMAT",
+        "text",
+        "Log lines as readable `text` (demo) or `json` (production), one per event.",
+        _choice("text", "json"),
+    ),
+    Setting(
+        "ECOOP_LOG_LEVEL",
+        "info",
+        "Least level logged: debug, info, warning or error.",
+        _choice("debug", "info", "warning", "error"),
+    ),
+    Setting(
+        "ECOOP_READY_TIMEOUT",
+        2.0,
+        "Longest the database check of /readyz may take, seconds.",
+        _positive(float),
+    ),
+    Setting(
         "ECOOP_FETCH_CONNECT_TIMEOUT",
         5.0,
         "Connect timeout per fetch, seconds.",
@@ -107,26 +148,91 @@ SETTINGS: tuple[Setting, ...] = (
         "Largest body a fetch accepts, bytes.",
         _positive(int),
     ),
+    Setting(
+        "ECOOP_FETCH_ALLOW",
+        (),
+        "Networks fetches may reach although private or loopback, comma-separated "
+        "CIDRs (e.g. 127.0.0.1/32); empty: public addresses only.",
+        lambda value: tuple(n.strip() for n in value.split(",") if n.strip()),
+    ),
 )
+
+
+# ECOOP_* variables that are not settings, so the strict check lets them pass: the
+# demo registry's `${ECOOP_DEMO_SITES}` and the test suite's switches.
+NOT_SETTINGS = ("ECOOP_DEMO_SITES",)
+NOT_SETTINGS_PREFIXES = ("ECOOP_TEST_", "ECOOP_REQUIRE_")
+_BY_NAME = {setting.name: setting for setting in SETTINGS}
+_LINE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)")
 
 
 def load_settings(
     environ: Mapping[str, str], overrides: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Defaults, then the environment, then ``overrides``.
+    """Defaults, then the settings file (``ECOOP_SETTINGS_FILE``), then the
+    environment, then ``overrides``.
 
-    ``overrides`` are already typed (e.g. from tests).
+    ``overrides`` are already typed (e.g. from tests). An ``ECOOP_*`` variable that
+    is no setting is an error, so a misspelt name fails at start instead of being
+    ignored.
 
     Raises:
-        SettingsError: a value in the environment cannot be parsed.
+        SettingsError: every problem found: an unknown name, a malformed line of the
+            settings file, a value that cannot be parsed.
     """
-    values: dict[str, Any] = {}
-    for setting in SETTINGS:
-        values[setting.name] = setting.default
-        if setting.name in environ:
-            try:
-                values[setting.name] = setting.parse(environ[setting.name])
-            except ValueError as e:
-                raise SettingsError(f"setting {setting.name}: {e}") from e
+    problems: list[str] = []
+    raw: dict[str, tuple[str, str]] = {}  # name -> (text, where it was set)
+    if environ.get("ECOOP_SETTINGS_FILE"):
+        raw.update(_read_file(Path(environ["ECOOP_SETTINGS_FILE"]), problems))
+    for name, text in environ.items():
+        if name in _BY_NAME:
+            raw[name] = (text, "environment")
+        elif name.startswith("ECOOP_") and not _exempt(name):
+            problems.append(f"environment: unknown setting {name}{_hint(name)}")
+    values = {setting.name: setting.default for setting in SETTINGS}
+    for name, (text, where) in raw.items():
+        try:
+            values[name] = _BY_NAME[name].parse(text)
+        except ValueError as e:
+            problems.append(f"{where}: setting {name}: {e}")
+    if problems:
+        raise SettingsError(problems)
     values.update(overrides or {})
     return values
+
+
+def _read_file(path: Path, problems: list[str]) -> dict[str, tuple[str, str]]:
+    """``NAME=value`` lines; blank lines and ``#`` comments skipped; one pair of
+    quotes around a value removed (as systemd's EnvironmentFile does)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        problems.append(f"{path}: cannot read the settings file: {e}")
+        return {}
+    found = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        where = f"{path}:{number}"
+        match = _LINE.fullmatch(stripped)
+        if match is None:
+            problems.append(f"{where}: expected NAME=value")
+            continue
+        name, value = match[1], match[2]
+        if name not in _BY_NAME or name == "ECOOP_SETTINGS_FILE":
+            problems.append(f"{where}: unknown setting {name}{_hint(name)}")
+            continue
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        found[name] = (value, where)
+    return found
+
+
+def _exempt(name: str) -> bool:
+    return name in NOT_SETTINGS or name.startswith(NOT_SETTINGS_PREFIXES)
+
+
+def _hint(name: str) -> str:
+    close = difflib.get_close_matches(name, list(_BY_NAME), n=1)
+    return f" (did you mean {close[0]}?)" if close else ""

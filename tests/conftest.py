@@ -112,6 +112,7 @@ def app(db_url: str, engine: sa.Engine, demo_registry: Path) -> Iterator[Flask]:
             "DATABASE_URL": db_url,
             "ECOOP_REGISTRY": str(demo_registry),
             "ECOOP_SCHEDULER": False,
+            "ECOOP_FETCH_ALLOW": ("127.0.0.1/32",),  # the loopback test servers
             "TESTING": True,
         }
     )

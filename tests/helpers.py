@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from connectors.netguard import NetworkPolicy
+
+# Tests fetch from their own servers on loopback, which the default policy refuses.
+LOOPBACK = NetworkPolicy(allow=("127.0.0.1/32",))
+
 
 def write_registry(
     path: Path, sources: dict[str, str], *, type_: str = "rss", options: str = ""

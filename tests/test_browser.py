@@ -42,8 +42,8 @@ def test_visitor_filters_by_cluster_and_switches_language(
 ) -> None:
     page.set_viewport_size({"width": 390, "height": 844})  # a phone
     page.goto(live_server + "/en/offers/")
-    page.get_by_label("Cluster").select_option("medienospartneriai")
-    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_role("status")).to_have_text("20 offers found")
+    page.get_by_role("link", name="Wood Partners Cluster").click()
     expect(page.get_by_role("status")).to_have_text("10 offers found")
     page.get_by_role("link", name="LT", exact=True).click()
     expect(page.get_by_role("status")).to_have_text("Rasta 10 pasiūlymų")
@@ -53,6 +53,8 @@ def test_visitor_filters_by_cluster_and_switches_language(
         "els => els.map(e => e.lang)"
     )
     assert set(languages) == {"lt", "en"}
+    page.get_by_role("link", name="Pašalinti šį filtrą").click()  # the filter chip
+    expect(page.get_by_role("status")).to_have_text("Rasta 20 pasiūlymų")
 
 
 def test_operator_reads_the_harvest_status(page: Page, live_server: str) -> None:
@@ -67,3 +69,15 @@ def test_operator_reads_the_harvest_status(page: Page, live_server: str) -> None
     page.get_by_role("link", name="PL", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Stan pobierania")
     expect(page.locator("table.status tbody tr").first).to_contain_text("Sprawne")
+
+
+def test_webmaster_checks_a_feed(page: Page, live_server: str) -> None:
+    example = Path(__file__).resolve().parent / "data" / "profile" / "example.atom"
+    page.goto(live_server + "/lt/")
+    page.get_by_role("link", name="Patikrinkite savo kanalą").click()
+    page.get_by_label("arba failas").set_input_files(str(example))
+    page.get_by_role("button", name="Tikrinti").click()
+    expect(page.locator("#report-title")).to_have_text("Kanalas tinkamas")
+    expect(page.locator("li.offer .title").first).to_have_text(
+        "Spawanie i cięcie laserowe – wolne moce przerobowe"
+    )

@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from helpers import LOOPBACK
 from pytest_httpserver import HTTPServer
 from werkzeug import Request
 from werkzeug import Response
@@ -130,13 +131,14 @@ def test_fetch_sends_validators_back_and_sees_304(httpserver: HTTPServer) -> Non
         headers={"ETag": '"v1"', "Last-Modified": "Tue, 03 Nov 2026 09:30:00 GMT"},
     )
     http = make_http()
-    first = fetch(http, httpserver.url_for("/feed"))
+    first = fetch(http, httpserver.url_for("/feed"), policy=LOOPBACK)
     assert (first.status, first.etag, first.body) == (200, '"v1"', body)
     assert first.last_modified == "Tue, 03 Nov 2026 09:30:00 GMT"
     second = fetch(
         http,
         httpserver.url_for("/feed"),
         validators=Validators(first.etag, first.last_modified),
+        policy=LOOPBACK,
     )
     assert second.not_modified and second.body == b""
 
@@ -144,7 +146,7 @@ def test_fetch_sends_validators_back_and_sees_304(httpserver: HTTPServer) -> Non
 def test_fetch_reports_http_errors_with_status(httpserver: HTTPServer) -> None:
     httpserver.expect_request("/gone").respond_with_data("gone", status=410)
     with pytest.raises(FetchError) as info:
-        fetch(make_http(), httpserver.url_for("/gone"))
+        fetch(make_http(), httpserver.url_for("/gone"), policy=LOOPBACK)
     assert info.value.status == 410 and "HTTP 410" in str(info.value)
     assert info.value.error_class == "http_status"
 
@@ -153,7 +155,10 @@ def test_fetch_caps_the_body(httpserver: HTTPServer) -> None:
     httpserver.expect_request("/big").respond_with_data(b"x" * 5000)
     with pytest.raises(FetchError, match="larger than 1000 bytes"):
         fetch(
-            make_http(), httpserver.url_for("/big"), limits=HttpLimits(max_bytes=1000)
+            make_http(),
+            httpserver.url_for("/big"),
+            limits=HttpLimits(max_bytes=1000),
+            policy=LOOPBACK,
         )
 
 
@@ -168,6 +173,7 @@ def test_fetch_times_out_on_a_silent_server(httpserver: HTTPServer) -> None:
             make_http(),
             httpserver.url_for("/slow"),
             limits=HttpLimits(connect_timeout=1, read_timeout=0.2),
+            policy=LOOPBACK,
         )
     assert info.value.error_class == "timeout"
 
@@ -187,6 +193,7 @@ def test_fetch_deadline_stops_a_trickling_server(httpserver: HTTPServer) -> None
             make_http(),
             httpserver.url_for("/trickle"),
             limits=HttpLimits(read_timeout=1, deadline=0.3),
+            policy=LOOPBACK,
         )
     assert info.value.error_class == "timeout"
 
@@ -198,9 +205,11 @@ def test_fetch_follows_at_most_five_redirects(httpserver: HTTPServer) -> None:
         )
     httpserver.expect_request("/r6").respond_with_data(RSS_BODY)
     with pytest.raises(FetchError) as info:
-        fetch(make_http(), httpserver.url_for("/r0"))
+        fetch(make_http(), httpserver.url_for("/r0"), policy=LOOPBACK)
     assert info.value.error_class == "redirects"
-    result = fetch(make_http(), httpserver.url_for("/r2"))  # four hops: fine
+    result = fetch(  # four hops: fine
+        make_http(), httpserver.url_for("/r2"), policy=LOOPBACK
+    )
     assert result.url.endswith("/r6") and result.body == RSS_BODY
 
 
@@ -214,5 +223,6 @@ def test_fetch_caps_the_decompressed_body(httpserver: HTTPServer) -> None:
             make_http(),
             httpserver.url_for("/bomb"),
             limits=HttpLimits(max_bytes=1_000_000),
+            policy=LOOPBACK,
         )
     assert info.value.error_class == "too_large"

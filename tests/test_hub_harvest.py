@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 from click.testing import Result
 from flask import Flask
+from helpers import LOOPBACK
 from helpers import write_registry
 from pytest_httpserver import HTTPServer
 from sqlalchemy.orm import Session
@@ -69,7 +70,12 @@ def clock() -> Clock:
 @pytest.fixture
 def harvester(sessions: sessionmaker[Session], clock: Clock) -> Harvester:
     return Harvester(
-        sessions, make_http(), clock=clock, owner="test", jitter=lambda: 0.0
+        sessions,
+        make_http(),
+        clock=clock,
+        owner="test",
+        jitter=lambda: 0.0,
+        policy=LOOPBACK,
     )
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from helpers import LOOPBACK
 from helpers import write_registry
 from pytest_httpserver import HTTPServer
 from sqlalchemy.orm import Session
@@ -21,6 +22,9 @@ from sqlalchemy.orm import sessionmaker
 from werkzeug import Request
 from werkzeug import Response
 
+import connectors
+from connectors.base import ParsedDocument
+from connectors.base import RawItem
 from connectors.http import make_http
 from hub import index
 from hub import scheduler
@@ -64,7 +68,14 @@ def clock() -> Clock:
 
 @pytest.fixture
 def harvester(sessions: sessionmaker[Session], clock: Clock) -> Harvester:
-    return Harvester(sessions, make_http(), clock=clock, owner="w1", jitter=lambda: 0.0)
+    return Harvester(
+        sessions,
+        make_http(),
+        clock=clock,
+        owner="w1",
+        jitter=lambda: 0.0,
+        policy=LOOPBACK,
+    )
 
 
 @pytest.fixture
@@ -334,6 +345,7 @@ def test_fetches_to_one_host_respect_the_per_host_limit(
         sessions,
         make_http(),
         clock=clock,
+        policy=LOOPBACK,
         pool_size=4,
         per_host=per_host,
         jitter=lambda: 0.0,
@@ -357,6 +369,7 @@ def test_registry_edits_apply_at_the_next_tick(
         sessions,
         make_http(),
         clock=clock,
+        policy=LOOPBACK,
         registry_loader=watcher.poll,
         jitter=lambda: 0.0,
     )
@@ -389,3 +402,49 @@ def test_offers_past_their_valid_through_expire(
         assert index.expire_offers(db, clock.now) == 0
         assert index.expire_offers(db, clock.now + 2 * H) == 1
     assert statuses(sessions) == {"a": "expired", "b": "active"}
+
+
+class _PageConnector:
+    """A connector that scrapes pages (as html/jsonld ones will): robots.txt applies."""
+
+    source_type = "test-pages"
+    accept = "text/html"
+    scrapes = True
+
+    def parse(self, source: object, result: object) -> ParsedDocument:
+        return ParsedDocument(items=[RawItem(guid="p1", link=None, title="Page")])
+
+
+def test_a_scraping_connector_obeys_robots_txt(
+    httpserver: HTTPServer,
+    tmp_path: Path,
+    sessions: sessionmaker[Session],
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(connectors._REGISTRY, "test-pages", _PageConnector())
+    httpserver.expect_request("/robots.txt").respond_with_data(
+        "User-agent: *\nDisallow: /private/\n"
+    )
+    httpserver.expect_request("/private/offers.html").respond_with_data("<html/>")
+    httpserver.expect_request("/public/offers.html").respond_with_data("<html/>")
+    registry = write_registry(
+        tmp_path / "clusters.yaml",
+        {
+            "closed": httpserver.url_for("/private/offers.html"),
+            "open": httpserver.url_for("/public/offers.html"),
+        },
+        type_="test-pages",
+    )
+    with sessions() as db:
+        index.sync_registry(db, load(registry), clock())
+    harvester = Harvester(sessions, make_http(), clock=clock, policy=LOOPBACK)
+    runs = {r.source: r for r in harvester.run(due_only=False)}
+    assert (runs["metal/closed"].status, runs["metal/closed"].error_class) == (
+        "error",
+        "robots",
+    )
+    assert (runs["metal/open"].status, runs["metal/open"].new) == ("ok", 1)
+    paths = [request.path for request, _ in httpserver.log]
+    assert "/private/offers.html" not in paths
+    assert paths.count("/robots.txt") == 1  # one fetch per origin

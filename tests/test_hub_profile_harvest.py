@@ -4,12 +4,15 @@ validity, language versions, tombstones and completeness."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from click.testing import Result
+from helpers import LOOPBACK
 from helpers import write_registry
 from pytest_httpserver import HTTPServer
 from sqlalchemy.orm import Session
@@ -48,7 +51,8 @@ def test_every_profile_field_reaches_the_index(
     )
     with sessions() as db:
         index.sync_registry(db, load(registry), T0)
-    [run] = Harvester(sessions, make_http(), clock=lambda: T0).run(due_only=False)
+    harvester = Harvester(sessions, make_http(), clock=lambda: T0, policy=LOOPBACK)
+    [run] = harvester.run(due_only=False)
     assert (run.status, run.new, run.failed) == ("ok", 3, 1)  # the company profile
     with sessions() as db:
         offers = {o.guid.rsplit(":", 1)[1]: o for o in db.scalars(sa.select(Offer))}
@@ -85,7 +89,13 @@ def test_offer_page_shows_the_profile_fields(
         {"offers": httpserver.url_for("/feed")},
         type_="atom",
     )
-    app = create_app({"DATABASE_URL": db_url, "ECOOP_REGISTRY": str(registry)})
+    app = create_app(
+        {
+            "DATABASE_URL": db_url,
+            "ECOOP_REGISTRY": str(registry),
+            "ECOOP_FETCH_ALLOW": ("127.0.0.1/32",),
+        }
+    )
     assert app.test_cli_runner().invoke(main, ["harvest"]).exit_code == 0
     with app.extensions["ecoop.sessions"]() as db:
         welding = db.scalar(sa.select(Offer).where(Offer.guid.endswith("offer-17-pl")))
@@ -106,3 +116,13 @@ def test_offer_page_shows_the_profile_fields(
         "Lithuanian: "
     )
     app.extensions["ecoop.engine"].dispose()
+
+
+def test_ecoop_feed_validate_reports_problems_with_their_place(
+    ecoop: Callable[..., Result],
+) -> None:
+    bad = ecoop("feed", "validate", str(PROFILE / "missing-fields.atom"))
+    assert bad.exit_code == 1
+    assert "entry[1] <id>: missing id" in bad.output
+    good = ecoop("feed", "validate", str(PROFILE / "example.atom"))
+    assert good.exit_code == 0 and "valid" in good.output

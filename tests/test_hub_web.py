@@ -97,13 +97,56 @@ def test_search_finds_nothing_and_offers_a_way_back(
     assert doc.cssselect("p.empty a")[0].get("href") == "/en/offers/"
 
 
-def test_cluster_filter(harvested_app: Flask, client: FlaskClient) -> None:
+def test_cluster_filter_is_shown_and_removable(
+    harvested_app: Flask, client: FlaskClient
+) -> None:
     doc = page(client, "/lt/offers/?cluster=medienospartneriai")
     assert len(titles(doc)) == 10
     assert doc.cssselect("p.result-count")[0].text_content() == "Rasta 10 pasiūlymų"
-    selected = doc.cssselect("select#cluster option[selected]")
-    assert [o.get("value") for o in selected] == ["medienospartneriai"]
+    [chip] = doc.cssselect("ul.active-filters a")
+    assert chip.text_content().split("×")[0].strip() == (
+        "Pašalinti šį filtrą: Klasteris: Medienos partneriai"
+    )
+    assert chip.get("href") == "/lt/offers/"
     assert len(titles(page(client, "/lt/offers/?cluster=nope"))) == 0
+
+
+def test_facets_count_what_each_filter_would_show(
+    harvested_app: Flask, client: FlaskClient
+) -> None:
+    doc = page(client, "/en/offers/")
+    facets = {
+        f.cssselect("h2")[0].text_content(): {
+            li.text_content().rsplit(None, 1)[0].strip(): int(
+                li.cssselect(".count")[0].text_content()
+            )
+            for li in f.cssselect("li")
+        }
+        for f in doc.cssselect("section.facet")
+    }
+    assert facets["Cluster"] == {
+        "Metal Processing Cluster": 10,
+        "Wood Partners Cluster": 10,
+    }
+    assert facets["Country"] == {"Poland": 10, "Lithuania": 10}
+    assert sum(facets["Kind"].values()) == 20
+    jobs = facets["Kind"]["Job offer"]
+    filtered = page(client, "/en/offers/?kind=job-offer")
+    assert len(titles(filtered)) == jobs > 0
+    # the kind facet still counts every kind under the other filters
+    kinds = [
+        li.text_content()
+        for li in filtered.cssselect("section.facet")[0].cssselect("li")
+    ]
+    assert len(kinds) == len(facets["Kind"])
+
+
+def test_sort_by_date_lists_newest_first(
+    harvested_app: Flask, client: FlaskClient
+) -> None:
+    doc = page(client, "/en/offers/?q=cnc&sort=date")
+    dates = [t.get("datetime") for t in doc.cssselect("li.offer time")]
+    assert dates == sorted(dates, reverse=True) and len(dates) >= 2
 
 
 def test_offers_are_paginated(harvested_app: Flask, client: FlaskClient) -> None:

@@ -43,6 +43,7 @@ def test_three_workers_harvest_each_due_source_exactly_once(
         "ECOOP_REGISTRY": str(registry),
         "ECOOP_TICK_SECONDS": "0.2",
         "ECOOP_POOL_SIZE": "2",
+        "ECOOP_FETCH_ALLOW": "127.0.0.1/32",
         "PYTHONUNBUFFERED": "1",
     }
     workers = [

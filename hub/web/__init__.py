@@ -12,11 +12,14 @@ from flask import url_for
 from flask_babel import Babel
 from flask_babel import format_date
 from flask_babel import format_datetime
+from flask_babel import format_decimal
 from werkzeug.wrappers import Response
 
 from hub.registry import UI_LANGUAGES
 from hub.web import labels
+from hub.web import security
 from hub.web.api import bp as api_bp
+from hub.web.checker import bp as checker_bp
 from hub.web.pages import bp as pages_bp
 
 LANGUAGE_NAMES = {"pl": "Polski", "lt": "Lietuvių", "en": "English"}
@@ -30,6 +33,8 @@ def init_app(app: Flask) -> None:
     )
     app.register_blueprint(pages_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(checker_bp)
+    security.init_app(app)
     app.add_url_rule("/", "root", _root)
     app.jinja_env.globals.update(
         ui_languages=UI_LANGUAGES,
@@ -39,6 +44,7 @@ def init_app(app: Flask) -> None:
     )
     app.jinja_env.filters["date"] = format_date
     app.jinja_env.filters["datetime"] = format_datetime
+    app.jinja_env.filters["decimal"] = format_decimal
 
 
 def best_language() -> str:

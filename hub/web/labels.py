@@ -68,3 +68,28 @@ def source_state(code: str) -> str:
 
 def run_status(code: str) -> str:
     return str(RUN_STATUSES.get(code, code))
+
+
+FACETS = {
+    "kind": _l("Kind"),
+    "cluster": _l("Cluster"),
+    "country": _l("Country"),
+    "language": _l("Language"),
+}
+
+
+def facet(name: str) -> str:
+    return str(FACETS.get(name, name))
+
+
+def facet_value(name: str, value: str, cluster_names: dict[str, str]) -> str:
+    """How a facet's value reads in the visitor's language."""
+    if name == "kind":
+        return kind(value)
+    if name == "cluster":
+        return cluster_names.get(value, value)
+    if name == "country":
+        return country(value)
+    if name == "language":
+        return language(value)
+    return value

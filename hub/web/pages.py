@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from flask import Blueprint
 from flask import abort
 from flask import g
 from flask import render_template
@@ -12,25 +9,11 @@ from flask import request
 
 from hub import index
 from hub.db import get_session
-from hub.registry import UI_LANGUAGES
 from hub.search import OfferQuery
 from hub.search import search_offers
+from hub.web.localized import localized_blueprint
 
-bp = Blueprint("pages", __name__, url_prefix="/<lang>")
-
-
-@bp.url_value_preprocessor
-def _pull_language(endpoint: str | None, values: dict[str, Any] | None) -> None:
-    lang = (values or {}).pop("lang", None)
-    if lang not in UI_LANGUAGES:
-        abort(404)
-    g.lang = lang
-
-
-@bp.url_defaults
-def _add_language(endpoint: str, values: dict[str, Any]) -> None:
-    if "lang" not in values and "lang" in g:
-        values["lang"] = g.lang
+bp = localized_blueprint("pages", __name__)
 
 
 @bp.get("/")
@@ -43,19 +26,32 @@ def home() -> str:
     )
 
 
+FILTERS = ("kind", "cluster", "country", "language")
+
+
 @bp.get("/offers/")
 def offers() -> str:
+    """Search with facets: every filter visible, removable, and counted."""
     db = get_session()
+    args = request.args
+    sort = args.get("sort")
     query = OfferQuery(
-        text=request.args.get("q", "").strip()[:200],
-        cluster=request.args.get("cluster") or None,
-        page=request.args.get("page", 1, type=int) or 1,
+        text=args.get("q", "").strip()[:200],
+        page=args.get("page", 1, type=int) or 1,
+        sort="date" if sort == "date" else "relevance",
+        facets=True,
+        **{name: args.get(name) or None for name in FILTERS},
     )
+    clusters = index.list_clusters(db)
+    selected = {name: getattr(query, name) for name in FILTERS if getattr(query, name)}
     return render_template(
         "offers.html",
         query=query,
         result=search_offers(db, query),
-        clusters=index.list_clusters(db),
+        clusters=clusters,
+        cluster_names={c.slug: c.display_name(g.lang) for c in clusters},
+        filters=list(selected.items()),
+        selected=selected,
     )
 
 

@@ -1,0 +1,47 @@
+"""gunicorn settings of the site (deploy/ecoop-web.service): settings checked before
+the first fork, the hub's log format for gunicorn's own lines, Prometheus multiprocess
+files tidied. Install as /etc/ecoop/gunicorn.conf.py; workers and bind are on the
+command line (see docs/production.md).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from hub.logs import dict_config
+from hub.settings import load_settings
+
+# A misspelt or malformed setting stops gunicorn here, with the list of problems,
+# instead of every worker failing to boot.
+settings = load_settings(os.environ)
+
+wsgi_app = "hub:create_app()"
+logconfig_dict = dict_config(settings["ECOOP_LOG_FORMAT"], settings["ECOOP_LOG_LEVEL"])
+accesslog = None  # nginx keeps the access log; latency is in /metrics
+timeout = 30  # a page that takes longer is a bug: the worker is recycled
+graceful_timeout = 20
+max_requests = 2000  # recycle workers now and then (bounded memory growth)
+max_requests_jitter = 200
+forwarded_allow_ips = "127.0.0.1,::1"  # nginx on the same machine
+control_socket_disable = True  # gunicorn >= 25.1: systemd's HUP and TERM suffice
+
+_MULTIPROC = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+
+
+def on_starting(server: Any) -> None:
+    """prometheus_client: the directory must hold no files of an earlier run."""
+    if _MULTIPROC:
+        directory = Path(_MULTIPROC)
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):
+            stale.unlink()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """prometheus_client: a dead worker's live gauges must not be summed."""
+    if _MULTIPROC:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -1,0 +1,78 @@
+"""The feed checker page: reports, previews, and never fetches private addresses."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from flask.testing import FlaskClient
+from lxml import html
+from pytest_httpserver import HTTPServer
+
+PROFILE = Path(__file__).resolve().parent / "data" / "profile"
+
+
+def doc(response) -> html.HtmlElement:  # type: ignore[no-untyped-def]
+    return html.fromstring(response.get_data(as_text=True))
+
+
+def test_an_uploaded_feed_gets_a_report_and_a_preview(client: FlaskClient) -> None:
+    response = client.post(
+        "/en/check-feed/",
+        data={
+            "file": (io.BytesIO((PROFILE / "example.atom").read_bytes()), "feed.atom")
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 200
+    page = doc(response)
+    assert page.cssselect("#report-title")[0].text == "The feed is valid"
+    previews = [t.text_content() for t in page.cssselect("li.offer .title")]
+    assert "Spawanie i cięcie laserowe – wolne moce przerobowe" in previews
+
+
+def test_pasted_text_with_errors_lists_each_with_its_place(client: FlaskClient) -> None:
+    text = (PROFILE / "missing-fields.atom").read_text(encoding="utf-8")
+    page = doc(client.post("/pl/check-feed/", data={"text": text}))
+    assert page.cssselect("#report-title")[0].text == "Kanał zawiera błędy"
+    problems = [li.text_content() for li in page.cssselect("ol.problems li")]
+    assert any("entry[1] <id>" in p and "missing id" in p for p in problems)
+
+
+def test_a_page_that_is_not_a_feed_is_never_echoed(client: FlaskClient) -> None:
+    secret = "<html><body>internal admin panel token=abc123</body></html>"
+    body = client.post("/en/check-feed/", data={"text": secret}).get_data(as_text=True)
+    assert "abc123" not in body and "The feed has errors" in body
+
+
+def test_private_addresses_are_never_fetched(
+    client: FlaskClient, httpserver: HTTPServer
+) -> None:
+    httpserver.expect_request("/feed").respond_with_data(
+        (PROFILE / "example.atom").read_bytes()
+    )
+    for url in (
+        httpserver.url_for("/feed"),
+        "http://10.0.0.1/feed",
+        "http://[::1]/feed",
+        "http://2130706433/feed",
+        "file:///etc/passwd",
+    ):
+        response = client.post("/en/check-feed/", data={"url": url})
+        assert response.status_code == 422, url
+        assert "No feed could be fetched from this address." in response.get_data(
+            as_text=True
+        )
+    assert httpserver.log == []  # not one request reached the loopback server
+
+
+def test_the_checker_is_rate_limited(client: FlaskClient) -> None:
+    statuses = [
+        client.post(
+            "/en/check-feed/",
+            data={"text": "x"},
+            environ_base={"REMOTE_ADDR": "192.0.2.7"},
+        ).status_code
+        for _ in range(11)
+    ]
+    assert statuses[:10] == [200] * 10 and statuses[10] == 429
