@@ -161,14 +161,15 @@ def main() -> None:
         f"{size / 1e6:.1f} MB; database {engine.dialect.name}; pool {args.pool_size}"
     )
     started = time.perf_counter()
-    first = harvester.run(due_only=False)
+    keys = [f"bench/s{s}" for s in range(args.sources)]
+    first = harvester.run(due_only=False, keys=keys)
     first_s = time.perf_counter() - started
     assert sum(r.new for r in first) == total, [r for r in first if r.status != "ok"]
     started = time.perf_counter()
-    conditional = harvester.run(due_only=False)
+    conditional = harvester.run(due_only=False, keys=keys)
     conditional_s = time.perf_counter() - started
     started = time.perf_counter()
-    forced = harvester.run(due_only=False, force=True)
+    forced = harvester.run(due_only=False, keys=keys, force=True)
     forced_s = time.perf_counter() - started
     assert sum(r.unchanged for r in forced) == total
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

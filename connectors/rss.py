@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import calendar
+import re
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -79,6 +80,12 @@ class RssConnector:
         )
         if not parsed.get("version"):
             raise ParseError(source.url, "not an RSS or Atom feed", "not_a_feed")
+        if parsed.get("bozo") and not _root_closed(text):
+            # feedparser recovers from a cut-off document with the items it saw; taken
+            # as complete, the rest would look withdrawn. A truncated feed is an error.
+            raise ParseError(
+                source.url, "the document ends before its root element closes", "parse"
+            )
         feed_language = _language(parsed.feed.get("language"))
         items, skipped = [], 0
         for entry in parsed.entries:
@@ -128,6 +135,15 @@ def _to_raw_item(entry: Any, feed_language: str | None) -> RawItem | None:
         categories=tuple(t["term"] for t in entry.get("tags", []) if t.get("term")),
         language=language or feed_language,
     )
+
+
+# Trailing junk after the end tag (a PHP notice...) is tolerated; a missing one is not.
+_ROOT_CLOSE = re.compile(r"</(?:[A-Za-z0-9_.-]+:)?(rss|feed|RDF)\s*>")
+
+
+def _root_closed(text: str) -> bool:
+    """Does the end of the document hold the end tag of its feed root?"""
+    return _ROOT_CLOSE.search(text[-4096:]) is not None
 
 
 def _extensions(body: bytes) -> tuple[tuple[str, ...], bool | None]:

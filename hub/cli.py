@@ -399,7 +399,9 @@ def demo(host: str, port: int, sites_port: int, registry: Path) -> None:
     with app.app_context():
         hub_db.upgrade(app.extensions["ecoop.engine"])
         _sync_registry(app)
-        print_summaries(make_harvester(app).run(due_only=False))
+        with app.extensions["ecoop.sessions"]() as session:
+            keys = [source.key for source in index.list_sources(session)]
+        print_summaries(make_harvester(app).run(due_only=False, keys=keys))
     try:
         _serve(app, host, port, with_scheduler=True)
     finally:

@@ -118,15 +118,18 @@ def probe_engine(app: Flask) -> sa.Engine:
     """An engine for checks and scrapes: a fresh connection each time, and a short
     connect timeout on PostgreSQL, so an unreachable server answers in seconds.
 
-    SQLite is a local file: the app's own engine serves.
+    SQLite is a local file: the app's own engine serves. One per app.
     """
+    if "ecoop.probe_engine" in app.extensions:
+        return app.extensions["ecoop.probe_engine"]  # type: ignore[no-any-return]
     engine: sa.Engine = app.extensions["ecoop.engine"]
-    if engine.dialect.name == "sqlite":
-        return engine
-    seconds = max(2, math.ceil(app.config["ECOOP_READY_TIMEOUT"]))  # libpq: >= 2
-    return sa.create_engine(
-        engine.url, poolclass=NullPool, connect_args={"connect_timeout": seconds}
-    )
+    if engine.dialect.name != "sqlite":
+        seconds = max(2, math.ceil(app.config["ECOOP_READY_TIMEOUT"]))  # libpq: >= 2
+        engine = sa.create_engine(
+            engine.url, poolclass=NullPool, connect_args={"connect_timeout": seconds}
+        )
+    app.extensions["ecoop.probe_engine"] = engine
+    return engine
 
 
 def init_app(app: Flask) -> None:

@@ -336,11 +336,6 @@ def test_a_body_that_is_no_feed_is_a_parse_error(
     assert parse_error(httpserver.url_for("/feed")).error_class == error_class
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 7: the RSS connector still accepts a truncated feed (feedparser is "
-    "lenient); connectors/rss.py must refuse it",
-)
 def test_truncated_xml_is_a_parse_error(httpserver: HTTPServer) -> None:
     cut = RSS.index(b"</item>") + len(b"</item>") + 40  # inside the second item
     httpserver.expect_request("/feed").respond_with_data(

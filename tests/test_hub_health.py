@@ -44,9 +44,7 @@ def test_a_ready_hub_says_so_check_by_check(client: FlaskClient) -> None:
     assert body["checks"]["registry"]["detail"].startswith("2 clusters, 2 sources")
 
 
-def test_liveness_never_touches_the_database(
-    tmp_path: Path, demo_registry: Path
-) -> None:
+def test_liveness_never_touches_the_database(demo_registry: Path) -> None:
     url = f"postgresql+psycopg://ecoop:x@127.0.0.1:{closed_port()}/none"
     client = make_app(url, demo_registry).test_client()
     alive = client.get("/healthz")

@@ -4,6 +4,7 @@ topology on PostgreSQL (gunicorn web workers beside `ecoop worker` processes).""
 from __future__ import annotations
 
 import http.server
+import importlib.util
 import json
 import os
 import re
@@ -247,11 +248,21 @@ class SlowRelay:
         self.server.server_close()
 
 
-def wait_for(what: str, check: Callable[[], Any], seconds: float = 20) -> Any:
+def wait_for(
+    what: str,
+    check: Callable[[], Any],
+    seconds: float = 20,
+    alive: dict[Path, subprocess.Popen[str]] | None = None,
+) -> Any:
+    """Poll ``check`` until it gives something true; fail with the log of any process
+    in ``alive`` that exits meanwhile."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if result := check():
             return result
+        for log, process in (alive or {}).items():
+            if process.poll() is not None:
+                pytest.fail(f"{log.name} exited:\n{log.read_text(encoding='utf-8')}")
         time.sleep(0.1)
     pytest.fail(f"timed out waiting for {what}")
 
@@ -298,6 +309,8 @@ def test_production_topology_on_postgresql(
     tmp_path: Path,
     processes: list[subprocess.Popen[str]],
 ) -> None:
+    if importlib.util.find_spec("gunicorn") is None:
+        pytest.fail("gunicorn is missing: pip install -e '.[test]'")
     relay = SlowRelay(sample_sites)
     url = sa.make_url(db_url)
     outage = Outage((url.host or "127.0.0.1", url.port or 5432))
@@ -356,6 +369,7 @@ def test_production_topology_on_postgresql(
         workers = [spawn(["-m", "hub", "worker"], env, log) for log in worker_logs]
         processes.extend(workers)
 
+        alive = {web_log: processes[0], **dict(zip(worker_logs, workers, strict=True))}
         site = wait_for(
             "gunicorn to listen",
             lambda: (
@@ -367,6 +381,7 @@ def test_production_topology_on_postgresql(
                 )
                 and m[1]
             ),
+            alive=alive,
         )
         http = requests.Session()
 
@@ -377,7 +392,7 @@ def test_production_topology_on_postgresql(
                 for title in ("Spawacz MIG/MAG – Ełk", "Medinės žaliuzės")
             )
 
-        wait_for("offers on the site", offers_shown)
+        wait_for("offers on the site", offers_shown, alive=alive)
 
         def runs() -> list[tuple[str, str, str | None, str | None]]:
             with engine.connect() as db:
