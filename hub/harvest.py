@@ -164,7 +164,8 @@ class Harvester:
 
         Without ``keys``, at most four rounds of the pool are claimed at once, so no
         lease runs out while its source waits in the queue; the next tick takes the
-        rest (to harvest every source now, pass their keys). ``force`` sends no validators and re-reads an unchanged body.
+        rest (to harvest every source now, pass their keys). ``force`` sends no
+        validators and re-reads an unchanged body.
         """
         with self.sessions() as db:
             claimed = scheduler.claim(
