@@ -98,6 +98,8 @@ class ParsedDocument:
             ``fh:complete``), or ``None`` when it does not say.
         ttl: how long the publisher asks to wait before fetching again (RSS ``ttl``).
         skipped: items that were unusable and left out (no title and no link...).
+        finished: the document says it will never update again (JSON Feed
+            ``expired: true``): its offers are over.
     """
 
     items: list[RawItem]
@@ -105,6 +107,7 @@ class ParsedDocument:
     complete: bool | None = None
     ttl: timedelta | None = None
     skipped: int = 0
+    finished: bool = False
 
 
 class Connector(Protocol):

@@ -366,6 +366,9 @@ class Harvester:
         assert outcome.document is not None
         counts = index.upsert_offers(db, source, outcome.offers, now)
         withdrawn = index.withdraw(db, source, outcome.document.deleted, now)
+        if outcome.document.finished:  # explicit: the feed will never update again
+            withdrawn += index.withdraw_all(db, source, now)
+            run.warning = "the feed says it is finished (expired); its offers withdrawn"
         failed = outcome.failed + outcome.document.skipped
         total = len(outcome.offers) + failed
         complete = bool(source.options.get("complete")) or bool(

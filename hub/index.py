@@ -264,6 +264,16 @@ def withdraw(db: Session, source: Source, guids: Iterable[str], now: datetime) -
     return withdrawn
 
 
+def withdraw_all(db: Session, source: Source, now: datetime) -> int:
+    """Withdraw every active offer of ``source`` (its feed declared itself finished)."""
+    result = db.execute(
+        sa.update(Offer)
+        .where(Offer.source_id == source.id, Offer.status == OfferStatus.ACTIVE)
+        .values(status=OfferStatus.WITHDRAWN, withdrawn_at=now)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 def mark_missing(
     db: Session,
     source: Source,

@@ -126,3 +126,28 @@ def test_ecoop_feed_validate_reports_problems_with_their_place(
     assert "entry[1] <id>: missing id" in bad.output
     good = ecoop("feed", "validate", str(PROFILE / "example.atom"))
     assert good.exit_code == 0 and "valid" in good.output
+
+
+def test_an_expired_json_feed_withdraws_its_offers(
+    httpserver: HTTPServer, tmp_path: Path, sessions: sessionmaker[Session]
+) -> None:
+    import json
+
+    feed = json.loads((PROFILE / "example.json").read_text(encoding="utf-8"))
+    httpserver.expect_oneshot_request("/feed").respond_with_json(feed)
+    registry = write_registry(
+        tmp_path / "clusters.yaml",
+        {"offers": httpserver.url_for("/feed")},
+        type_="jsonfeed",
+    )
+    with sessions() as db:
+        index.sync_registry(db, load(registry), T0)
+    harvester = Harvester(sessions, make_http(), clock=lambda: T0, policy=LOOPBACK)
+    harvester.run(due_only=False)
+    httpserver.expect_oneshot_request("/feed").respond_with_json(
+        {**feed, "expired": True}
+    )
+    [run] = harvester.run(due_only=False)
+    assert run.withdrawn == 3 and "finished" in (run.warning or "")
+    with sessions() as db:
+        assert set(db.scalars(sa.select(Offer.status))) == {"withdrawn"}
