@@ -11,13 +11,18 @@ LOOPBACK = NetworkPolicy(allow=("127.0.0.1/32",))
 
 
 def write_registry(
-    path: Path, sources: dict[str, str], *, type_: str = "rss", options: str = ""
+    path: Path,
+    sources: dict[str, str],
+    *,
+    type_: str = "rss",
+    options: str = "",
+    interval: str = "1h",
 ) -> Path:
     """A one-cluster registry ("metal") whose sources are ``{id: url}`` of ``type_``;
     ``options`` is YAML added to every source (indented 8 spaces)."""
     entries = "".join(
         f"      - id: {name}\n        type: {type_}\n        url: {url}\n"
-        f"        interval: 1h\n{options}"
+        f"        interval: {interval}\n{options}"
         for name, url in sources.items()
     )
     path.write_text(

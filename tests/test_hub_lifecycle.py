@@ -448,3 +448,30 @@ def test_a_scraping_connector_obeys_robots_txt(
     paths = [request.path for request, _ in httpserver.log]
     assert "/private/offers.html" not in paths
     assert paths.count("/robots.txt") == 1  # one fetch per origin
+
+
+def test_a_shortened_interval_applies_at_the_next_tick(
+    httpserver: HTTPServer,
+    tmp_path: Path,
+    sessions: sessionmaker[Session],
+    clock: Clock,
+) -> None:
+    serve(httpserver, rss(("a", "A")))
+    path = write_registry(
+        tmp_path / "clusters.yaml", {"feed": httpserver.url_for("/feed")}
+    )
+    watcher = Watcher(path)
+    harvester = Harvester(
+        sessions,
+        make_http(),
+        clock=clock,
+        policy=LOOPBACK,
+        registry_loader=watcher.poll,
+        jitter=lambda: 0.0,
+    )
+    assert len(harvester.tick()) == 1
+    clock.now += timedelta(minutes=20)
+    assert harvester.tick() == []  # due in an hour
+    write_registry(path, {"feed": httpserver.url_for("/feed")}, interval="15m")
+    assert [r.source for r in harvester.tick()] == ["metal/feed"]
+    assert source_row(sessions).next_check_at == clock.now + timedelta(minutes=15)
