@@ -1,21 +1,14 @@
-"""Offer kinds.
-
-An Enum whose values are the stable strings of URLs, the API and YAML.
-"""
+"""Offer kinds and statuses: enums whose values are the stable strings of URLs, the API
+and YAML. The kinds are the offer feed profile's own (feeds.profile), so the member kit
+and the hub can never disagree on them."""
 
 from __future__ import annotations
 
 import enum
 
+from feeds.profile import OfferKind
 
-class OfferKind(enum.StrEnum):
-    BUSINESS_OFFER = "business-offer"
-    BUSINESS_REQUEST = "business-request"
-    TECHNOLOGY_OFFER = "technology-offer"
-    TECHNOLOGY_REQUEST = "technology-request"
-    JOB_OFFER = "job-offer"
-    JOB_SEEKING = "job-seeking"
-    EVENT = "event"
+__all__ = ["OfferKind", "OfferStatus"]
 
 
 class OfferStatus(enum.StrEnum):

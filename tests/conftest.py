@@ -17,12 +17,16 @@ import sqlalchemy as sa
 from click.testing import Result
 from flask import Flask
 from flask.testing import FlaskClient
+from helpers import LOOPBACK  # noqa: E402
+from helpers import Clock  # noqa: E402
 from werkzeug.serving import make_server
 
+from connectors.http import make_http
 from feeds.samples import SampleSites
 from hub import create_app
 from hub import db as hub_db
 from hub.cli import main
+from hub.harvest import Harvester
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -90,6 +94,24 @@ def engine(db_url: str) -> Iterator[sa.Engine]:
 @pytest.fixture
 def sessions(engine: sa.Engine) -> hub_db.sessionmaker[hub_db.Session]:
     return hub_db.make_sessionmaker(engine)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def harvester(sessions: hub_db.sessionmaker[hub_db.Session], clock: Clock) -> Harvester:
+    """A harvester on the test database: the test's clock, no jitter, loopback."""
+    return Harvester(
+        sessions,
+        make_http(),
+        clock=clock,
+        owner="test",
+        jitter=lambda: 0.0,
+        policy=LOOPBACK,
+    )
 
 
 @pytest.fixture(scope="session")

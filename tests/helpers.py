@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+from datetime import datetime
 from pathlib import Path
 
 from connectors.netguard import NetworkPolicy
@@ -32,3 +34,16 @@ def write_registry(
         encoding="utf-8",
     )
     return path
+
+
+T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    """A clock tests move by hand: ``clock.now += timedelta(hours=1)``."""
+
+    def __init__(self, now: datetime = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now

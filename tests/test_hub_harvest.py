@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC
-from datetime import datetime
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from click.testing import Result
 from flask import Flask
-from helpers import LOOPBACK
+from helpers import Clock
 from helpers import write_registry
 from pytest_httpserver import HTTPServer
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
-from connectors.http import make_http
 from hub import index
 from hub.harvest import Harvester
 from hub.models import Cluster
@@ -30,15 +26,6 @@ from hub.registry import load
 DATA = Path(__file__).resolve().parent / "data"
 RSS = (DATA / "rss" / "basic.xml").read_bytes()
 ATOM = (DATA / "atom" / "basic.atom").read_bytes()
-T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self, now: datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def setup_registry(
@@ -60,23 +47,6 @@ def offers(sessions: sessionmaker[Session]) -> list[Offer]:
 def runs(sessions: sessionmaker[Session]) -> list[HarvestRun]:
     with sessions() as db:
         return list(db.scalars(sa.select(HarvestRun).order_by(HarvestRun.id)))
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def harvester(sessions: sessionmaker[Session], clock: Clock) -> Harvester:
-    return Harvester(
-        sessions,
-        make_http(),
-        clock=clock,
-        owner="test",
-        jitter=lambda: 0.0,
-        policy=LOOPBACK,
-    )
 
 
 def test_harvest_fills_the_index_from_both_sample_sites(harvested_app: Flask) -> None:

@@ -7,14 +7,13 @@ import threading
 import time
 from collections.abc import Callable
 from collections.abc import Iterator
-from datetime import UTC
-from datetime import datetime
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from helpers import LOOPBACK
+from helpers import Clock
 from helpers import write_registry
 from pytest_httpserver import HTTPServer
 from sqlalchemy.orm import Session
@@ -35,16 +34,7 @@ from hub.models import Source
 from hub.registry import Watcher
 from hub.registry import load
 
-T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 H = timedelta(hours=1)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def rss(*items: tuple[str, str], extra: str = "") -> bytes:
@@ -59,23 +49,6 @@ def rss(*items: tuple[str, str], extra: str = "") -> bytes:
         f"<title>t</title><link>https://metal.example/</link>{extra}{body}"
         "</channel></rss>"
     ).encode()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def harvester(sessions: sessionmaker[Session], clock: Clock) -> Harvester:
-    return Harvester(
-        sessions,
-        make_http(),
-        clock=clock,
-        owner="w1",
-        jitter=lambda: 0.0,
-        policy=LOOPBACK,
-    )
 
 
 @pytest.fixture
