@@ -26,6 +26,7 @@ from werkzeug.serving import make_server
 from hub import create_app
 from hub import db as hub_db
 from hub import index
+from hub import listings
 from hub import logs
 from hub import metrics
 from hub import scheduler
@@ -280,7 +281,7 @@ def status() -> None:
     """Print the health of every source; exit 1 if any is failing or needs attention."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     with app.extensions["ecoop.sessions"]() as session:
-        health = index.list_source_health(session)
+        health = listings.list_source_health(session)
     click.echo(
         f"{'source':<32} {'state':<9} {'last run':<17} {'result':<12} {'http':>4} "
         f"{'new':>4} {'upd':>4} {'same':>5} {'errs':>4} {'next check':<17} note"

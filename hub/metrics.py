@@ -39,7 +39,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
-from hub import index
+from hub import listings
 from hub import scheduler
 from hub.health import probe_engine
 from hub.models import HarvestRun
@@ -300,7 +300,7 @@ def _source_states(db: Session, now: datetime) -> Iterator[Metric]:
         labels=["source"],
     )
     counts = dict.fromkeys(STATES, 0)
-    for row in index.list_source_health(db):
+    for row in listings.list_source_health(db):
         counts[row.state] = counts.get(row.state, 0) + 1
         if row.source.last_success_at is not None:
             success.add_metric([row.source.key], row.source.last_success_at.timestamp())

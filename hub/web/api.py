@@ -14,6 +14,7 @@ from flask import request
 from flask.typing import ResponseReturnValue
 
 from hub import index
+from hub import listings
 from hub.db import get_session
 from hub.scheduler import utcnow
 
@@ -38,7 +39,7 @@ def ping() -> ResponseReturnValue:
     if not (key or url):
         return jsonify(error="give 'source' (cluster/id) or 'url' of a source"), 400
     db = get_session()
-    source = index.find_source_for_ping(db, key, url)
+    source = listings.find_source_for_ping(db, key, url)
     if source is None:
         return jsonify(error="no such source in the registry"), 404
     gap = timedelta(seconds=current_app.config["ECOOP_PING_MIN_SECONDS"])

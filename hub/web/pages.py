@@ -7,7 +7,7 @@ from flask import g
 from flask import render_template
 from flask import request
 
-from hub import index
+from hub import listings
 from hub.db import get_session
 from hub.search import OfferQuery
 from hub.search import search_offers
@@ -21,8 +21,8 @@ def home() -> str:
     db = get_session()
     return render_template(
         "home.html",
-        clusters=index.list_cluster_summaries(db),
-        latest=index.list_latest_offers(db, limit=8),
+        clusters=listings.list_cluster_summaries(db),
+        latest=listings.list_latest_offers(db, limit=8),
     )
 
 
@@ -42,7 +42,7 @@ def offers() -> str:
         facets=True,
         **{name: args.get(name) or None for name in FILTERS},
     )
-    clusters = index.list_clusters(db)
+    clusters = listings.list_clusters(db)
     selected = {name: getattr(query, name) for name in FILTERS if getattr(query, name)}
     return render_template(
         "offers.html",
@@ -58,11 +58,11 @@ def offers() -> str:
 @bp.get("/offers/<int:offer_id>")
 def offer(offer_id: int) -> str:
     db = get_session()
-    found = index.find_offer(db, offer_id)
+    found = listings.find_offer(db, offer_id)
     if found is None:
         abort(404)
     return render_template(
-        "offer.html", offer=found, versions=index.list_language_versions(db, found)
+        "offer.html", offer=found, versions=listings.list_language_versions(db, found)
     )
 
 
@@ -70,5 +70,5 @@ def offer(offer_id: int) -> str:
 def status() -> str:
     """Harvest health of every source: what failed, why, and when it is tried again."""
     return render_template(
-        "status.html", health=index.list_source_health(get_session())
+        "status.html", health=listings.list_source_health(get_session())
     )
