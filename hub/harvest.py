@@ -3,7 +3,7 @@ recorded as a HarvestRun.
 
     claim (lease) ─> fetch (conditional GET; a pool, per-host limit) ─> same body? stop
         ─> connector.parse ─> identity.assign_keys ─> normalize.to_offer       (threads)
-        ─> index.upsert_offers / withdraw / mark_missing ─> HarvestRun, next_check_at
+        ─> recording.apply: upsert / withdraw / mark_missing, HarvestRun, next check
                                                                    (the calling thread)
 
 Only this module knows every stage. A failure becomes data (a run with status "error"
@@ -32,9 +32,7 @@ from sqlalchemy.orm import sessionmaker
 
 import connectors
 from connectors.base import ConnectorError
-from connectors.base import FetchError
 from connectors.base import FetchResult
-from connectors.base import ParsedDocument
 from connectors.base import Source as SourceSpec
 from connectors.http import HttpLimits
 from connectors.http import Validators
@@ -45,65 +43,21 @@ from connectors.robots import RobotsCache
 from hub import index
 from hub import logs
 from hub import metrics
+from hub import recording
 from hub import scheduler
 from hub.identity import assign_keys
 from hub.models import HarvestRun
 from hub.models import Source
-from hub.normalize import OfferData
 from hub.normalize import to_offer
+from hub.recording import Job
+from hub.recording import Outcome
+from hub.recording import RunSummary
 from hub.registry import Registry
 
 log = logging.getLogger(__name__)
 
 # A complete feed that shrinks below this share of its last size withdraws nothing.
-SHRINK_RATIO = 0.5
-SHRINK_MIN_ITEMS = 5
-SHRINK_MEMORY = timedelta(days=7)
 ROBOTS_AGENT = "ecoop-hub"  # the product token robots.txt groups match (RFC 9309)
-ATTENTION_AFTER = timedelta(days=3)  # 401/403/404 this long: an operator must look
-
-
-@dataclasses.dataclass(frozen=True)
-class RunSummary:
-    """What ``ecoop harvest`` prints for one source."""
-
-    source: str
-    status: str
-    new: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    withdrawn: int = 0
-    failed: int = 0
-    error: str | None = None
-    error_class: str | None = None
-    warning: str | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class _Job:
-    """A claimed source as the fetch thread sees it: no ORM object crosses threads."""
-
-    source_id: int
-    run_id: int
-    spec: SourceSpec
-    validators: Validators
-    body_hash: str | None
-
-    @property
-    def log_fields(self) -> dict[str, object]:
-        """What every log line about this job carries (hub.logs)."""
-        return {"source": self.spec.key, "run_id": self.run_id}
-
-
-@dataclasses.dataclass
-class _Outcome:
-    job: _Job
-    result: FetchResult | None = None
-    document: ParsedDocument | None = None
-    offers: list[OfferData] = dataclasses.field(default_factory=list)
-    failed: int = 0
-    body_hash: str | None = None
-    error: ConnectorError | None = None
 
 
 class Harvester:
@@ -194,7 +148,7 @@ class Harvester:
 
     # --- stages --------------------------------------------------------------------
 
-    def _start(self, db: Session, source: Source, force: bool) -> _Job:
+    def _start(self, db: Session, source: Source, force: bool) -> Job:
         run = HarvestRun(
             source_id=source.id,
             started_at=self.clock(),
@@ -203,7 +157,7 @@ class Harvester:
         )
         db.add(run)
         db.flush()
-        return _Job(
+        return Job(
             source_id=source.id,
             run_id=run.id,
             spec=SourceSpec(
@@ -220,9 +174,9 @@ class Harvester:
             body_hash=None if force else source.body_hash,
         )
 
-    def _fetch(self, job: _Job) -> _Outcome:
+    def _fetch(self, job: Job) -> Outcome:
         """Fetch, parse and normalise one source. Runs in a pool thread: no database."""
-        outcome = _Outcome(job)
+        outcome = Outcome(job)
         connector = connectors.get_connector(job.spec.type)
         try:
             if getattr(connector, "scrapes", False):  # pages, not a feed: RFC 9309
@@ -262,7 +216,7 @@ class Harvester:
             )
         return outcome
 
-    def _write(self, db: Session, outcome: _Outcome) -> RunSummary:
+    def _write(self, db: Session, outcome: Outcome) -> RunSummary:
         """Record one outcome in the index, if this worker still holds the lease."""
         job = outcome.job
         source = db.get(Source, job.source_id, populate_existing=True)
@@ -277,20 +231,24 @@ class Harvester:
                 job.spec.key, "error", error="lease lost", error_class="timeout"
             )
         try:
-            summary = self._apply(db, source, run, outcome)
+            summary = recording.apply(
+                db, source, run, outcome, self.clock(), self.jitter()
+            )
         except Exception as e:  # e.g. a database error: the run still gets recorded
             log.exception("writing the harvest of %s failed", job.spec.key)
             db.rollback()
             source = db.get(Source, job.source_id, populate_existing=True)
             run = db.get(HarvestRun, job.run_id)
             assert source is not None and run is not None
-            outcome = _Outcome(
+            outcome = Outcome(
                 job,
                 error=ConnectorError(
                     job.spec.url, f"internal error: {type(e).__name__}: {e}", "internal"
                 ),
             )
-            summary = self._apply(db, source, run, outcome)
+            summary = recording.apply(
+                db, source, run, outcome, self.clock(), self.jitter()
+            )
         db.commit()
         log.info(
             "harvested %s: %s new=%d updated=%d unchanged=%d withdrawn=%d failed=%d%s",
@@ -305,142 +263,12 @@ class Harvester:
         )
         return summary
 
-    def _apply(
-        self, db: Session, source: Source, run: HarvestRun, outcome: _Outcome
-    ) -> RunSummary:
-        now = self.clock()
-        result, document = outcome.result, outcome.document
-        hint = None
-        if outcome.error is not None:
-            self._record_error(source, run, outcome.error, now)
-            if isinstance(outcome.error, FetchError):
-                hint = scheduler.server_hint(outcome.error.headers, now)
-        else:
-            assert result is not None
-            run.http_status = source.last_status = result.status
-            run.bytes = len(result.body)
-            source.etag, source.last_modified = result.etag, result.last_modified
-            source.body_hash = outcome.body_hash or source.body_hash
-            if document is None:  # a 304, or the same bytes as last time
-                run.status = "not_modified" if result.not_modified else "unchanged"
-                run.items_withdrawn = index.mark_missing(db, source, None, now)
-            else:
-                self._record_items(db, source, run, outcome, now)
-            source.last_success_at = now
-            source.last_error = source.failing_since = source.attention = None
-            source.consecutive_errors = 0
-            hint = scheduler.server_hint(
-                result.headers, now, document.ttl if document else None
-            )
-        run.finished_at = now
-        source.last_run_at = now
-        source.next_check_at = scheduler.next_check_at(
-            now,
-            timedelta(seconds=source.interval_seconds),
-            source.consecutive_errors,
-            hint=hint,
-            jitter=self.jitter(),
-        )
-        source.lease_until = source.lease_owner = None
-        return RunSummary(
-            source.key,
-            run.status,
-            run.items_new,
-            run.items_updated,
-            run.items_unchanged,
-            run.items_withdrawn,
-            run.items_failed,
-            run.error,
-            run.error_class,
-            run.warning,
-        )
-
-    def _record_items(
-        self,
-        db: Session,
-        source: Source,
-        run: HarvestRun,
-        outcome: _Outcome,
-        now: datetime,
-    ) -> None:
-        assert outcome.document is not None
-        counts = index.upsert_offers(db, source, outcome.offers, now)
-        withdrawn = index.withdraw(db, source, outcome.document.deleted, now)
-        if outcome.document.finished:  # explicit: the feed will never update again
-            withdrawn += index.withdraw_all(db, source, now)
-            run.warning = "the feed says it is finished (expired); its offers withdrawn"
-        failed = outcome.failed + outcome.document.skipped
-        total = len(outcome.offers) + failed
-        complete = bool(source.options.get("complete")) or bool(
-            outcome.document.complete
-        )
-        if complete:
-            warning = self._insane(db, source, total, now)
-            if warning:
-                run.warning = warning
-            else:
-                seen = {offer.guid for offer in outcome.offers}
-                withdrawn += index.mark_missing(db, source, seen, now)
-        run.status = "ok"
-        run.items_new, run.items_updated = counts.new, counts.updated
-        run.items_unchanged, run.items_failed = counts.unchanged, failed
-        run.items_withdrawn = withdrawn
-
-    def _insane(
-        self, db: Session, source: Source, total: int, now: datetime
-    ) -> str | None:
-        """Why this harvest of a complete feed must not withdraw by absence, if it must
-        not: an empty feed, or one under half the size of the last unflagged run.
-
-        A shrink stays flagged until the feed recovers, or until the last unflagged
-        run is older than SHRINK_MEMORY: then the smaller feed is the new normal.
-        """
-        if total == 0:
-            return "the feed came back empty; nothing withdrawn"
-        last = db.scalar(
-            sa.select(
-                HarvestRun.items_new
-                + HarvestRun.items_updated
-                + HarvestRun.items_unchanged
-                + HarvestRun.items_failed
-            )
-            .where(
-                HarvestRun.source_id == source.id,
-                HarvestRun.status == "ok",
-                HarvestRun.warning.is_(None),
-                HarvestRun.started_at >= now - SHRINK_MEMORY,
-            )
-            .order_by(HarvestRun.started_at.desc(), HarvestRun.id.desc())
-            .limit(1)
-        )
-        if last and last >= SHRINK_MIN_ITEMS and total < last * SHRINK_RATIO:
-            return f"the feed shrank from {last} to {total} items; nothing withdrawn"
-        return None
-
-    def _record_error(
-        self, source: Source, run: HarvestRun, error: ConnectorError, now: datetime
-    ) -> None:
-        status = getattr(error, "status", None)
-        run.status = "error"
-        run.error = error.message
-        run.error_class = error.error_class
-        run.http_status = status
-        source.last_status = status
-        source.last_error = error.message
-        source.consecutive_errors += 1
-        source.failing_since = source.failing_since or now
-        if status == 410:
-            source.attention = "gone: the member site answers 410 for this URL"
-        elif (
-            status in (401, 403, 404) and now - source.failing_since >= ATTENTION_AFTER
-        ):
-            source.attention = f"HTTP {status} since {source.failing_since:%Y-%m-%d}"
-
     def _fetch_robots(self, url: str) -> FetchResult:
         limits = dataclasses.replace(self.limits, max_bytes=MAX_ROBOTS_BYTES)
         with self._host_slot(url):
-            return fetch(self.http, url, accept="text/plain", limits=limits,
-                         policy=self.policy)
+            return fetch(
+                self.http, url, accept="text/plain", limits=limits, policy=self.policy
+            )
 
     def _host_slot(self, url: str) -> threading.Semaphore:
         host = (urlsplit(url).hostname or "").lower()
