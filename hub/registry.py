@@ -21,12 +21,27 @@ from pydantic import ConfigDict
 from pydantic import Field
 from pydantic import ValidationError
 from pydantic import field_validator
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError
 
 import connectors
 from connectors.base import Source
+from hub._registry_yaml import RegistryError
+from hub._registry_yaml import extend
+from hub._registry_yaml import field_path
+from hub._registry_yaml import interpolate
+from hub._registry_yaml import line_of
+from hub._registry_yaml import message
+from hub._registry_yaml import read_document
 from hub.kinds import OfferKind
+
+__all__ = [
+    "ClusterSpec",
+    "Registry",
+    "RegistryError",
+    "SourceSpec",
+    "Watcher",
+    "load",
+    "parse_interval",
+]
 
 log = logging.getLogger(__name__)
 
@@ -35,18 +50,6 @@ MIN_INTERVAL = timedelta(minutes=1)
 _SLUG = r"^[a-z0-9][a-z0-9-]{0,62}$"
 _INTERVAL = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
-class RegistryError(Exception):
-    """clusters.yaml is unusable.
-
-    ``problems`` holds one ``file:line: field: message`` each.
-    """
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
 
 
 def parse_interval(value: str | int) -> timedelta:
@@ -189,19 +192,19 @@ def load(
     """
     path = Path(path)
     environ = os.environ if environ is None else environ
-    doc = _read(path)
-    problems = list(_interpolate(doc, (), environ, path))
+    doc = read_document(path)
+    problems = list(interpolate(doc, (), environ, path))
     if problems:
         raise RegistryError(problems)
     if "extends" in doc:
-        path, doc = _extend(path, doc, environ)
+        path, doc = extend(path, doc, environ)
     try:
         spec = _File.model_validate(doc)
     except ValidationError as e:
         raise RegistryError(
             [
-                f"{path}:{_line_of(doc, err['loc'])}: "
-                f"{_field(err['loc'])}: {_message(err)}"
+                f"{path}:{line_of(doc, err['loc'])}: "
+                f"{field_path(err['loc'])}: {message(err)}"
                 for err in e.errors()
             ]
         ) from e
@@ -211,65 +214,6 @@ def load(
     return Registry(
         path=path, clusters=tuple(spec.clusters), sources=tuple(_sources(spec))
     )
-
-
-def _read(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise RegistryError([f"{path}: cannot read: {e}"]) from e
-    try:
-        doc = YAML(typ="rt", pure=True).load(text)
-    except MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        where = f"{mark.line + 1}:{mark.column + 1}" if mark else "1"
-        raise RegistryError([f"{path}:{where}: YAML syntax error: {e.problem}"]) from e
-    if not isinstance(doc, Mapping):
-        raise RegistryError(
-            [f"{path}:1: the file must be a mapping with a 'clusters:' list"]
-        )
-    return doc
-
-
-def _extend(path: Path, overlay: Any, environ: Mapping[str, str]) -> tuple[Path, Any]:
-    """Apply an overlay file.
-
-    An overlay is ``extends: <base file>`` plus ``source_urls: {cluster/id: url}``.
-    Lets a demo or staging registry point the real clusters at other hosts without
-    copying them. Returns the base file's path and its document with the URLs
-    replaced.
-    """
-    unknown = [k for k in overlay if k not in ("extends", "source_urls")]
-    if unknown or "clusters" in overlay:
-        key = unknown[0] if unknown else "clusters"
-        raise RegistryError(
-            [
-                f"{path}:{_line_of(overlay, [key])}: {key}: unknown field "
-                "(an overlay has only 'extends' and 'source_urls')"
-            ]
-        )
-    base_path = path.parent / str(overlay["extends"])
-    base = _read(base_path)
-    problems = list(_interpolate(base, (), environ, base_path))
-    if problems:
-        raise RegistryError(problems)
-    urls = dict(overlay.get("source_urls") or {})
-    for cluster in base.get("clusters") or []:
-        for source in (
-            (cluster.get("sources") or []) if isinstance(cluster, Mapping) else []
-        ):
-            key = f"{cluster.get('slug')}/{source.get('id') or source.get('type')}"
-            if key in urls:
-                source["url"] = urls.pop(key)
-    if urls:
-        key = next(iter(urls))
-        raise RegistryError(
-            [
-                f"{path}:{_line_of(overlay, ['source_urls', key])}: "
-                f"source_urls.{key}: no such source in {base_path}"
-            ]
-        )
-    return base_path, base
 
 
 def _sources(spec: _File) -> Iterable[Source]:
@@ -301,7 +245,7 @@ def _check_unique(spec: _File, doc: Any, path: Path) -> Iterable[str]:
         loc: tuple[str | int, ...] = ("clusters", i, "slug")
         if cluster.slug in seen:
             yield (
-                f"{path}:{_line_of(doc, loc)}: {_field(loc)}: "
+                f"{path}:{line_of(doc, loc)}: {field_path(loc)}: "
                 f"duplicate slug {cluster.slug!r}"
             )
         seen.add(cluster.slug)
@@ -311,92 +255,11 @@ def _check_unique(spec: _File, doc: Any, path: Path) -> Iterable[str]:
             loc = ("clusters", i, "sources", j, "id" if source.id else "type")
             if source_id in ids:
                 yield (
-                    f"{path}:{_line_of(doc, loc)}: {_field(loc)}: duplicate source id "
-                    f"{source_id!r} in cluster {cluster.slug!r}; "
+                    f"{path}:{line_of(doc, loc)}: {field_path(loc)}: "
+                    f"duplicate source id {source_id!r} in cluster {cluster.slug!r}; "
                     "give each source an 'id:'"
                 )
             ids.add(source_id)
-
-
-def _interpolate(
-    node: Any, loc: tuple[str | int, ...], environ: Mapping[str, str], path: Path
-) -> Iterable[str]:
-    """Replace ``${VAR}`` in string scalars in place.
-
-    Yields a problem per unset variable.
-    """
-    items: Iterable[tuple[Any, Any]]
-    if isinstance(node, Mapping):
-        items = list(node.items())
-    elif isinstance(node, list):
-        items = list(enumerate(node))
-    else:
-        return
-    for key, value in items:
-        if isinstance(value, str) and "${" in value:
-            missing = [
-                m[1]
-                for m in _ENV.finditer(value)
-                if m[2] is None and m[1] not in environ
-            ]
-            if missing:
-                where = (*loc, key)
-                yield (
-                    f"{path}:{_line_of_node(node, key)}: {_field(where)}: "
-                    f"environment variable {missing[0]} is not set"
-                )
-                continue
-            node[key] = _ENV.sub(lambda m: environ.get(m[1], m[2] or ""), value)
-        else:
-            yield from _interpolate(value, (*loc, key), environ, path)
-
-
-def _line_of_node(node: Any, key: Any) -> int:
-    try:
-        return int(
-            node.lc.item(key)[0] + 1
-            if isinstance(key, int)
-            else node.lc.value(key)[0] + 1
-        )
-    except (AttributeError, KeyError, TypeError):
-        return int(getattr(getattr(node, "lc", None), "line", 0)) + 1
-
-
-def _line_of(doc: Any, loc: Iterable[str | int]) -> int:
-    """The line of the deepest node of ``loc``.
-
-    Only nodes that exist in the round-trip document count.
-    """
-    node, line = doc, 1
-    for key in loc:
-        try:
-            if hasattr(node, "lc"):
-                if isinstance(key, int):
-                    line = node.lc.item(key)[0] + 1
-                elif key in node:
-                    line = node.lc.value(key)[0] + 1
-                else:  # a missing key: point at the mapping that lacks it
-                    line = node.lc.line + 1
-            node = node[key]
-        except (KeyError, IndexError, TypeError):
-            break
-    return int(line)
-
-
-def _field(loc: Iterable[str | int]) -> str:
-    out = ""
-    for key in loc:
-        out += f"[{key}]" if isinstance(key, int) else (f".{key}" if out else str(key))
-    return out
-
-
-def _message(err: Any) -> str:
-    if err["type"] == "missing":
-        return "required field is missing"
-    if err["type"] == "extra_forbidden":
-        return "unknown field"
-    msg = str(err["msg"])
-    return msg.removeprefix("Value error, ")
 
 
 class Watcher:
