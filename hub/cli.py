@@ -11,10 +11,7 @@ import logging
 import os
 import sys
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
 
 import click
 from flask import Flask
@@ -30,9 +27,9 @@ from hub import listings
 from hub import logs
 from hub import metrics
 from hub import scheduler
+from hub.cli_output import HarvestProgress
+from hub.cli_output import print_summaries
 from hub.harvest import Harvester
-from hub.harvest import RunSummary
-from hub.logs import escape
 from hub.registry import RegistryError
 from hub.registry import Watcher
 from hub.registry import load
@@ -171,72 +168,6 @@ def make_harvester(app: Flask, *, watch: bool = False) -> Harvester:
         pool_size=app.config["ECOOP_POOL_SIZE"],
         per_host=app.config["ECOOP_PER_HOST"],
     )
-
-
-def print_summaries(summaries: list[RunSummary]) -> None:
-    click.echo(
-        f"{'source':<34} {'status':<13} {'new':>5} {'updated':>8} {'unchanged':>10}"
-        f" {'withdrawn':>10} {'failed':>7}  error / warning"
-    )
-    for s in summaries:
-        note = f"{s.error_class}: {s.error}" if s.error else (s.warning or "")
-        click.echo(
-            f"{s.source:<34} {s.status:<13} {s.new:>5} {s.updated:>8} {s.unchanged:>10}"
-            f" {s.withdrawn:>10} {s.failed:>7}  {note}"
-        )
-
-
-class HarvestProgress:
-    """Progress of ``ecoop harvest`` on stderr: a bar on a terminal (erased before
-    the table), else one plain line per finished source once the run has lasted
-    ``after`` seconds (short runs print only the table)."""
-
-    def __init__(
-        self,
-        total: int,
-        stream: TextIO,
-        *,
-        tty: bool | None = None,
-        after: float = 2.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.total, self.done, self.stream = total, 0, stream
-        self.tty = stream.isatty() if tty is None else tty
-        self.after, self.clock = after, clock
-        self.started = clock()
-        self._drawn = False
-
-    def claimed(self, keys: list[str]) -> None:
-        self.total = len(keys)  # sources another process holds are not waited for
-        self._bar("")
-
-    def finished(self, summary: RunSummary) -> None:
-        self.done += 1
-        if self.tty:
-            self._bar(summary.source)
-        elif self.clock() - self.started >= self.after:
-            self.stream.write(
-                f"harvest: {self.done}/{self.total} {escape(summary.source)} "
-                f"{summary.status} (new {summary.new}, updated {summary.updated})\n"
-            )
-            self.stream.flush()
-
-    def close(self) -> None:
-        if self._drawn:
-            self.stream.write("\r\x1b[K")  # erase the bar: the table follows
-            self.stream.flush()
-
-    def _bar(self, current: str) -> None:
-        if not self.tty:
-            return
-        width = 30
-        filled = width * self.done // self.total if self.total else width
-        self.stream.write(
-            f"\r\x1b[Kharvesting [{'#' * filled}{'.' * (width - filled)}] "
-            f"{self.done}/{self.total} {escape(current)[:40]}"
-        )
-        self.stream.flush()
-        self._drawn = True
 
 
 @main.command()

@@ -19,7 +19,7 @@ from sqlalchemy.orm import sessionmaker
 
 from hub import create_app
 from hub import metrics
-from hub.cli import HarvestProgress
+from hub.cli_output import HarvestProgress
 from hub.harvest import RunSummary
 from hub.metrics import IndexCollector
 from hub.models import Source
