@@ -34,13 +34,6 @@ _NOT_FEEDS = {
     "json": "a JSON document, not an RSS or Atom feed (JSON Feed needs type: jsonfeed)",
     "unknown": "not an RSS or Atom feed",
 }
-_SAFE_XML = etree.XMLParser(
-    resolve_entities=False,
-    no_network=True,
-    huge_tree=False,
-    load_dtd=False,
-    recover=True,
-)
 
 
 class RssConnector:
@@ -151,7 +144,15 @@ def _extensions(body: bytes) -> tuple[tuple[str, ...], bool | None]:
     if TOMBSTONES_NS.encode() not in body and HISTORY_NS.encode() not in body:
         return (), None
     try:
-        root = etree.fromstring(body, _SAFE_XML)
+        # A parser per call: lxml parsers must not be shared between pool threads.
+        parser = etree.XMLParser(
+            resolve_entities=False,
+            no_network=True,
+            huge_tree=False,
+            load_dtd=False,
+            recover=True,
+        )
+        root = etree.fromstring(body, parser)
     except etree.XMLSyntaxError:
         return (), None
     if root is None:
