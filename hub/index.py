@@ -87,10 +87,6 @@ def sync_registry(db: Session, registry: Registry, now: datetime) -> None:
     db.commit()
 
 
-def find_source(db: Session, key: str) -> Source | None:
-    return db.scalar(sa.select(Source).where(Source.key == key))
-
-
 def list_sources(db: Session, *, active_only: bool = True) -> list[Source]:
     query = sa.select(Source).options(joinedload(Source.cluster)).order_by(Source.key)
     if active_only:
