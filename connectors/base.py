@@ -100,6 +100,12 @@ class ParsedDocument:
         skipped: items that were unusable and left out (no title and no link...).
         finished: the document says it will never update again (JSON Feed
             ``expired: true``): its offers are over.
+        kept: ids of items a crawler did not re-read because their page did not
+            change since the last run (a sitemap ``lastmod``); they count as seen.
+        state: what a crawler wants back at its next run (``Crawler.crawl``), or
+            ``None`` to keep the previous state.
+        warnings: problems that lost part of the document but not all of it (a
+            detail page that failed, the page cap reached); shown on the run.
     """
 
     items: list[RawItem]
@@ -108,6 +114,9 @@ class ParsedDocument:
     ttl: timedelta | None = None
     skipped: int = 0
     finished: bool = False
+    kept: tuple[str, ...] = ()
+    state: Mapping[str, Any] | None = None
+    warnings: tuple[str, ...] = ()
 
 
 class Connector(Protocol):
@@ -117,6 +126,37 @@ class Connector(Protocol):
     accept: str
 
     def parse(self, source: Source, result: FetchResult) -> ParsedDocument: ...
+
+
+class GetPage(Protocol):
+    """Fetches one more page of a source through the hub's guarded fetch path:
+    destination checks, limits, robots.txt for scraping connectors, the per-host
+    slot, and the source's page cap (``PageCapReached`` once it is spent)."""
+
+    def __call__(self, url: str, *, accept: str) -> FetchResult: ...
+
+
+class Crawler(Connector, Protocol):
+    """A source type whose first document leads to more pages (a listing with
+    pagination and detail pages, a sitemap, a homepage with feed links).
+
+    ``crawl`` replaces ``parse``: it gets the first document, a ``GetPage`` for the
+    others, and the ``state`` its last run returned (``ParsedDocument.state``). It
+    never touches the network by itself. A page that fails loses its own items
+    only (``warnings``); a document with a failed page must not claim to be
+    ``complete``.
+    """
+
+    def crawl(
+        self,
+        source: Source,
+        first: FetchResult,
+        get: GetPage,
+        state: Mapping[str, Any],
+    ) -> ParsedDocument: ...
+
+
+MAX_PAGES = 200  # pages one run of a crawler may fetch; YAML ``max_pages`` lowers it
 
 
 # The closed set of error classes a run records (shown on the status page).
@@ -169,6 +209,12 @@ class FetchError(ConnectorError):
         super().__init__(url, message, error_class)
         self.status = status
         self.headers = dict(headers or {})
+
+
+class PageCapReached(FetchError):
+    """A crawler asked for more pages than its run may fetch."""
+
+    error_class = "too_large"
 
 
 class ParseError(ConnectorError):

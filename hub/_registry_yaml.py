@@ -6,8 +6,10 @@ of any field for error messages. Pure: reads files, no network, no database.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,21 +48,27 @@ def read_document(path: Path) -> Any:
     return doc
 
 
-def extend(path: Path, overlay: Any, environ: Mapping[str, str]) -> tuple[Path, Any]:
+def extend(
+    path: Path, overlay: Any, environ: Mapping[str, str]
+) -> tuple[Path, Any, Callable[[Sequence[str | int]], Path]]:
     """Apply an overlay file.
 
-    An overlay is ``extends: <base file>`` plus ``source_urls: {cluster/id: url}``.
-    Lets a demo or staging registry point the real clusters at other hosts without
-    copying them. Returns the base file's path and its document with the URLs
-    replaced.
+    An overlay is ``extends: <base file>`` plus ``source_urls: {cluster/id: url}``
+    and ``add_sources: {cluster: [source, ...]}``. Lets a demo or staging registry
+    point the real clusters at other hosts, or give them sources that exist only
+    there, without copying them.
+
+    Returns the base file's path, its document with the overlay applied, and a
+    function telling which file a field's location (as in pydantic errors) was
+    written in, for error messages.
     """
-    unknown = [k for k in overlay if k not in ("extends", "source_urls")]
-    if unknown or "clusters" in overlay:
-        key = unknown[0] if unknown else "clusters"
+    allowed = ("extends", "source_urls", "add_sources")
+    unknown = [k for k in overlay if k not in allowed]
+    if unknown:
         raise RegistryError(
             [
-                f"{path}:{line_of(overlay, [key])}: {key}: unknown field "
-                "(an overlay has only 'extends' and 'source_urls')"
+                f"{path}:{line_of(overlay, [unknown[0]])}: {unknown[0]}: unknown field "
+                "(an overlay has only 'extends', 'source_urls' and 'add_sources')"
             ]
         )
     base_path = path.parent / str(overlay["extends"])
@@ -68,11 +76,10 @@ def extend(path: Path, overlay: Any, environ: Mapping[str, str]) -> tuple[Path, 
     problems = list(interpolate(base, (), environ, base_path))
     if problems:
         raise RegistryError(problems)
+    clusters = [c for c in base.get("clusters") or [] if isinstance(c, Mapping)]
     urls = dict(overlay.get("source_urls") or {})
-    for cluster in base.get("clusters") or []:
-        for source in (
-            (cluster.get("sources") or []) if isinstance(cluster, Mapping) else []
-        ):
+    for cluster in clusters:
+        for source in cluster.get("sources") or []:
             key = f"{cluster.get('slug')}/{source.get('id') or source.get('type')}"
             if key in urls:
                 source["url"] = urls.pop(key)
@@ -84,7 +91,35 @@ def extend(path: Path, overlay: Any, environ: Mapping[str, str]) -> tuple[Path, 
                 f"source_urls.{key}: no such source in {base_path}"
             ]
         )
-    return base_path, base
+    added: set[tuple[int, int]] = set()
+    by_slug = {c.get("slug"): (i, c) for i, c in enumerate(base.get("clusters") or [])}
+    for slug, sources in dict(overlay.get("add_sources") or {}).items():
+        if slug not in by_slug or not isinstance(sources, list):
+            problem = (
+                f"no such cluster in {base_path}"
+                if slug not in by_slug
+                else "expected a list of sources"
+            )
+            raise RegistryError(
+                [
+                    f"{path}:{line_of(overlay, ['add_sources', slug])}: "
+                    f"add_sources.{slug}: {problem}"
+                ]
+            )
+        i, cluster = by_slug[slug]
+        if cluster.get("sources") is None:
+            cluster["sources"] = []
+        for source in sources:
+            added.add((i, len(cluster["sources"])))
+            cluster["sources"].append(source)
+
+    def origin(loc: Sequence[str | int]) -> Path:
+        if len(loc) >= 4 and loc[0] == "clusters" and loc[2] == "sources":
+            if (loc[1], loc[3]) in added:
+                return path
+        return base_path
+
+    return base_path, base, origin
 
 
 def interpolate(

@@ -31,8 +31,12 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
 import connectors
+from connectors.base import MAX_PAGES
 from connectors.base import ConnectorError
+from connectors.base import FetchError
 from connectors.base import FetchResult
+from connectors.base import GetPage
+from connectors.base import PageCapReached
 from connectors.base import Source as SourceSpec
 from connectors.http import HttpLimits
 from connectors.http import Validators
@@ -172,6 +176,7 @@ class Harvester:
             if force
             else Validators(source.etag, source.last_modified),
             body_hash=None if force else source.body_hash,
+            crawl_state={} if force else dict(source.crawl_state or {}),
         )
 
     def _fetch(self, job: Job) -> Outcome:
@@ -197,7 +202,15 @@ class Harvester:
             outcome.body_hash = hashlib.sha256(outcome.result.body).hexdigest()
             if outcome.body_hash == job.body_hash:
                 return outcome
-            outcome.document = connector.parse(job.spec, outcome.result)
+            if hasattr(connector, "crawl"):
+                outcome.document = connector.crawl(
+                    job.spec,
+                    outcome.result,
+                    self._page_getter(job, getattr(connector, "scrapes", False)),
+                    job.crawl_state,
+                )
+            else:
+                outcome.document = connector.parse(job.spec, outcome.result)
             now = self.clock()
             for key, item in assign_keys(outcome.document.items):
                 try:
@@ -262,6 +275,32 @@ class Harvester:
             f" error={summary.error!r}" if summary.error else "",
         )
         return summary
+
+    def _page_getter(self, job: Job, scrapes: bool) -> GetPage:
+        """The ``GetPage`` a crawler gets for one run: the same guards as the first
+        fetch, robots.txt for scraping connectors, and the run's page cap."""
+        cap = min(int(job.spec.options.get("max_pages", MAX_PAGES)), MAX_PAGES)
+        fetched = 0
+
+        def get(url: str, *, accept: str) -> FetchResult:
+            nonlocal fetched
+            if scrapes:
+                verdict = self.robots.check(url)
+                if not verdict.allowed:
+                    raise FetchError(url, verdict.reason, "robots")
+            if fetched >= cap:
+                raise PageCapReached(url, f"page cap of {cap} pages reached")
+            fetched += 1
+            with self._host_slot(url):
+                return fetch(
+                    self.http,
+                    url,
+                    accept=accept,
+                    limits=self.limits,
+                    policy=self.policy,
+                )
+
+        return get
 
     def _fetch_robots(self, url: str) -> FetchResult:
         limits = dataclasses.replace(self.limits, max_bytes=MAX_ROBOTS_BYTES)

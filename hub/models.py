@@ -94,6 +94,8 @@ class Source(Base):
     etag: Mapped[str | None] = mapped_column(sa.String(1000))
     last_modified: Mapped[str | None] = mapped_column(sa.String(100))
     body_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    # What a multi-page connector keeps between runs (connectors.base.Crawler).
+    crawl_state: Mapped[dict[str, Any]] = mapped_column(default=dict)
     last_status: Mapped[int | None]
     next_check_at: Mapped[datetime] = mapped_column(index=True)
     last_run_at: Mapped[datetime | None]

@@ -8,8 +8,10 @@ sane feeds only), when a source needs attention. No network; no thread of its ow
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from datetime import datetime
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -58,6 +60,7 @@ class Job:
     spec: SourceSpec
     validators: Validators
     body_hash: str | None
+    crawl_state: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def log_fields(self) -> dict[str, object]:
@@ -140,25 +143,31 @@ def _record_items(
     outcome: Outcome,
     now: datetime,
 ) -> None:
-    assert outcome.document is not None
+    document = outcome.document
+    assert document is not None
+    if document.state is not None:
+        source.crawl_state = dict(document.state)
     counts = index.upsert_offers(db, source, outcome.offers, now)
     withdrawn = index.withdraw(db, source, outcome.document.deleted, now)
     if outcome.document.finished:  # explicit: the feed will never update again
         withdrawn += index.withdraw_all(db, source, now)
         run.warning = "the feed says it is finished (expired); its offers withdrawn"
     failed = outcome.failed + outcome.document.skipped
-    total = len(outcome.offers) + failed
+    kept = set(document.kept)
+    total = len(outcome.offers) + len(kept) + failed
     complete = bool(source.options.get("complete")) or bool(outcome.document.complete)
     if complete:
         warning = _insane(db, source, total, now)
         if warning:
             run.warning = warning
         else:
-            seen = {offer.guid for offer in outcome.offers}
+            seen = {offer.guid for offer in outcome.offers} | kept
             withdrawn += index.mark_missing(db, source, seen, now)
+    if document.warnings:
+        run.warning = "; ".join(filter(None, [run.warning, *document.warnings]))
     run.status = "ok"
     run.items_new, run.items_updated = counts.new, counts.updated
-    run.items_unchanged, run.items_failed = counts.unchanged, failed
+    run.items_unchanged, run.items_failed = counts.unchanged + len(kept), failed
     run.items_withdrawn = withdrawn
 
 

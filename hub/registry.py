@@ -10,8 +10,10 @@ import dataclasses
 import logging
 import os
 import re
+from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Mapping
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from pydantic import ValidationError
 from pydantic import field_validator
 
 import connectors
+from connectors.base import MAX_PAGES
 from connectors.base import Source
 from hub._registry_yaml import RegistryError
 from hub._registry_yaml import extend
@@ -76,7 +79,13 @@ class _Model(BaseModel):
 
 
 class SourceSpec(_Model):
-    """One ``sources:`` entry."""
+    """One ``sources:`` entry.
+
+    Keys beyond these belong to the source's connector: its ``options_model``
+    (a pydantic model) validates them, see ``_connector_options``.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
 
     id: str | None = Field(default=None, pattern=_SLUG)
     type: str
@@ -87,6 +96,7 @@ class SourceSpec(_Model):
     language: str | None = Field(default=None, pattern=r"^[a-z]{2}$")
     complete: bool = False
     encoding: str | None = None
+    max_pages: int | None = Field(default=None, ge=1, le=MAX_PAGES)
 
     @field_validator("encoding")
     @classmethod
@@ -196,29 +206,67 @@ def load(
     problems = list(interpolate(doc, (), environ, path))
     if problems:
         raise RegistryError(problems)
+    origin: Callable[[Sequence[str | int]], Path] = _one_file(path)
     if "extends" in doc:
-        path, doc = extend(path, doc, environ)
+        path, doc, origin = extend(path, doc, environ)
     try:
         spec = _File.model_validate(doc)
     except ValidationError as e:
         raise RegistryError(
             [
-                f"{path}:{line_of(doc, err['loc'])}: "
+                f"{origin(err['loc'])}:{line_of(doc, err['loc'])}: "
                 f"{field_path(err['loc'])}: {message(err)}"
                 for err in e.errors()
             ]
         ) from e
-    problems = list(_check_unique(spec, doc, path))
+    problems = list(_check_unique(spec, doc, origin))
+    extra: dict[tuple[int, int], dict[str, Any]] = {}
+    for i, cluster in enumerate(spec.clusters):
+        for j, source in enumerate(cluster.sources):
+            loc = ("clusters", i, "sources", j)
+            try:
+                extra[i, j] = _connector_options(source)
+            except ValidationError as e:
+                problems += [
+                    f"{origin(loc)}:{line_of(doc, (*loc, *err['loc']))}: "
+                    f"{field_path((*loc, *err['loc']))}: {message(err)}"
+                    for err in e.errors()
+                ]
     if problems:
         raise RegistryError(problems)
     return Registry(
-        path=path, clusters=tuple(spec.clusters), sources=tuple(_sources(spec))
+        path=path,
+        clusters=tuple(spec.clusters),
+        sources=tuple(_sources(spec, extra)),
     )
 
 
-def _sources(spec: _File) -> Iterable[Source]:
-    for cluster in spec.clusters:
-        for source in cluster.sources:
+def _one_file(path: Path) -> Callable[[Sequence[str | int]], Path]:
+    def origin(loc: Sequence[str | int]) -> Path:
+        return path
+
+    return origin
+
+
+def _connector_options(source: SourceSpec) -> dict[str, Any]:
+    """The connector's own keys of a source, validated by its ``options_model``,
+    as JSON-ready values (they are stored with the source)."""
+    extras = dict(source.model_extra or {})
+    model = getattr(connectors.get_connector(source.type), "options_model", None)
+    if model is None:
+        model = _NoOptions
+    return model.model_validate(extras).model_dump(mode="json", exclude_unset=True)
+
+
+class _NoOptions(_Model):
+    """The options of a connector that has none: any extra key is unknown."""
+
+
+def _sources(
+    spec: _File, extra: Mapping[tuple[int, int], Mapping[str, Any]]
+) -> Iterable[Source]:
+    for i, cluster in enumerate(spec.clusters):
+        for j, source in enumerate(cluster.sources):
             options = source.model_dump(
                 include={
                     "kind",
@@ -226,9 +274,11 @@ def _sources(spec: _File) -> Iterable[Source]:
                     "language",
                     "complete",
                     "encoding",
+                    "max_pages",
                 },
                 exclude_none=True,
             )
+            options.update(extra[i, j])
             yield Source(
                 key=f"{cluster.slug}/{source.id or source.type}",
                 cluster=cluster.slug,
@@ -239,13 +289,15 @@ def _sources(spec: _File) -> Iterable[Source]:
             )
 
 
-def _check_unique(spec: _File, doc: Any, path: Path) -> Iterable[str]:
+def _check_unique(
+    spec: _File, doc: Any, origin: Callable[[Sequence[str | int]], Path]
+) -> Iterable[str]:
     seen: set[str] = set()
     for i, cluster in enumerate(spec.clusters):
         loc: tuple[str | int, ...] = ("clusters", i, "slug")
         if cluster.slug in seen:
             yield (
-                f"{path}:{line_of(doc, loc)}: {field_path(loc)}: "
+                f"{origin(loc)}:{line_of(doc, loc)}: {field_path(loc)}: "
                 f"duplicate slug {cluster.slug!r}"
             )
         seen.add(cluster.slug)
@@ -255,7 +307,7 @@ def _check_unique(spec: _File, doc: Any, path: Path) -> Iterable[str]:
             loc = ("clusters", i, "sources", j, "id" if source.id else "type")
             if source_id in ids:
                 yield (
-                    f"{path}:{line_of(doc, loc)}: {field_path(loc)}: "
+                    f"{origin(loc)}:{line_of(doc, loc)}: {field_path(loc)}: "
                     f"duplicate source id {source_id!r} in cluster {cluster.slug!r}; "
                     "give each source an 'id:'"
                 )

@@ -175,6 +175,53 @@ def test_overlay_naming_a_source_that_does_not_exist(tmp_path: Path) -> None:
     ]
 
 
+def test_overlay_adds_sources_and_blames_its_own_lines(tmp_path: Path) -> None:
+    write(tmp_path, GOOD)
+    overlay = write(
+        tmp_path,
+        """\
+        extends: clusters.yaml
+        add_sources:
+          metal:
+            - id: jobs
+              type: rss
+              url: http://127.0.0.1:8401/jobs/
+            - id: broken
+              type: rss
+              url: not a url
+        """,
+        "demo.yaml",
+    )
+    assert problems(overlay) == [
+        f"{overlay}:9: clusters[0].sources[3].url: 'not a url' is not an http(s) URL"
+    ]
+    overlay.write_text(overlay.read_text().split("    - id: broken")[0])
+    keys = [s.key for s in load(overlay).sources]
+    assert keys == ["metal/offers", "metal/atom", "metal/jobs"]
+
+
+def test_overlay_adding_sources_to_an_unknown_cluster(tmp_path: Path) -> None:
+    write(tmp_path, GOOD)
+    overlay = write(
+        tmp_path,
+        "extends: clusters.yaml\nadd_sources:\n  wood: []\n",
+        "demo.yaml",
+    )
+    assert problems(overlay) == [
+        f"{overlay}:3: add_sources.wood: "
+        f"no such cluster in {tmp_path / 'clusters.yaml'}"
+    ]
+
+
+def test_a_key_the_connector_does_not_know_names_line_and_field(
+    tmp_path: Path,
+) -> None:
+    path = write(
+        tmp_path, GOOD.replace("interval: 30m", "interval: 30m\n        xpath: //a")
+    )
+    assert problems(path) == [f"{path}:13: clusters[0].sources[0].xpath: unknown field"]
+
+
 def test_demo_registry_points_every_source_at_loopback() -> None:
     registry = load(ROOT / "config" / "demo.yaml", environ={})
     real = load(ROOT / "config" / "clusters.yaml")
