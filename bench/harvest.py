@@ -173,6 +173,8 @@ def main() -> None:
     forced_s = time.perf_counter() - started
     assert sum(r.unchanged for r in forced) == total
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # Documents are parsed in forked children (connectors.bounded): their peak too.
+    child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
     started = time.perf_counter()
     for body in feeds.values():
@@ -194,7 +196,7 @@ def main() -> None:
         print(f"{label:<50} {seconds:8.2f} s {total / seconds:>10,.0f} offers/s")
     print(
         f"first harvest / feedparser floor: {first_s / feedparser_s:.2f}x; "
-        f"peak RSS {peak_mb:.0f} MB"
+        f"peak RSS {peak_mb:.0f} MB, largest parsing child {child_mb:.0f} MB"
     )
     statuses = {r.status for r in conditional}
     print(f"statuses of the unchanged harvest: {sorted(statuses)}")

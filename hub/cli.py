@@ -148,6 +148,7 @@ def make_harvester(app: Flask, *, watch: bool = False) -> Harvester:
 
     ``watch`` reloads the registry on each tick.
     """
+    from connectors.bounded import ParseLimits
     from connectors.http import HttpLimits
     from connectors.http import make_http
     from connectors.netguard import NetworkPolicy
@@ -163,6 +164,10 @@ def make_harvester(app: Flask, *, watch: bool = False) -> Harvester:
         app.extensions["ecoop.sessions"],
         make_http(),
         limits=limits,
+        parse_limits=ParseLimits(
+            timeout=app.config["ECOOP_PARSE_TIMEOUT"],
+            max_memory=app.config["ECOOP_PARSE_MAX_MB"] * 1024 * 1024,
+        ),
         policy=NetworkPolicy(allow=app.config["ECOOP_FETCH_ALLOW"]),
         registry_loader=watcher.poll if watcher else None,
         pool_size=app.config["ECOOP_POOL_SIZE"],

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
 import connectors
+from connectors import bounded
 from connectors.base import MAX_PAGES
 from connectors.base import ConnectorError
 from connectors.base import FetchError
@@ -38,6 +39,7 @@ from connectors.base import FetchResult
 from connectors.base import GetPage
 from connectors.base import PageCapReached
 from connectors.base import Source as SourceSpec
+from connectors.bounded import ParseLimits
 from connectors.http import HttpLimits
 from connectors.http import Validators
 from connectors.http import fetch
@@ -78,6 +80,7 @@ class Harvester:
         http: requests.Session,
         *,
         limits: HttpLimits | None = None,
+        parse_limits: ParseLimits | None = None,
         policy: NetworkPolicy | None = None,
         clock: Callable[[], datetime] = scheduler.utcnow,
         owner: str | None = None,
@@ -89,6 +92,7 @@ class Harvester:
         self.sessions = sessions
         self.http = http
         self.limits = limits or HttpLimits()
+        self.parse_limits = parse_limits or ParseLimits()
         self.policy = policy  # None: public addresses only
         self.robots = RobotsCache(self._fetch_robots, user_agent=ROBOTS_AGENT)
         self.clock = clock
@@ -209,8 +213,14 @@ class Harvester:
                     self._page_getter(job, getattr(connector, "scrapes", False)),
                     job.crawl_state,
                 )
-            else:
-                outcome.document = connector.parse(job.spec, outcome.result)
+            else:  # in a child process: a deadline and a memory cap that hold
+                outcome.document = bounded.call(
+                    connector.parse,
+                    job.spec,
+                    outcome.result,
+                    url=outcome.result.url,
+                    limits=self.parse_limits,
+                )
             now = self.clock()
             for key, item in assign_keys(outcome.document.items):
                 try:

@@ -76,6 +76,12 @@ SETTINGS: tuple[Setting, ...] = (
         "SECRET_KEY", "dev-only-change-me", "Flask secret key; set it in production."
     ),
     Setting(
+        "ECOOP_OPERATOR_TOKEN",
+        "",
+        "Secret that signs an operator in on the status page (\"harvest now\"); "
+        "empty turns operator sign-in off.",
+    ),
+    Setting(
         "ECOOP_SCHEDULER",
         True,
         "Run the harvest scheduler inside `ecoop serve` "
@@ -129,6 +135,19 @@ SETTINGS: tuple[Setting, ...] = (
         60.0,
         "Longest a whole fetch may take, seconds (beats servers that trickle).",
         _positive(float),
+    ),
+    Setting(
+        "ECOOP_PARSE_TIMEOUT",
+        120.0,
+        "Longest the parse of one fetched document may take, seconds; the parsing "
+        "process is killed then.",
+        _positive(float),
+    ),
+    Setting(
+        "ECOOP_PARSE_MAX_MB",
+        1024,
+        "Memory the parse of one fetched document may add, MB.",
+        _positive(int),
     ),
     Setting(
         "ECOOP_POOL_SIZE", 4, "Sources fetched at once by one process.", _positive(int)

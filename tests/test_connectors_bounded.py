@@ -1,0 +1,130 @@
+"""Parsing under limits that really stop it (connectors.bounded): a stuck or bloating
+parser is killed, its error recorded, the source's offers and other sources kept."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from helpers import LOOPBACK
+from helpers import Clock
+from helpers import write_registry
+from pytest_httpserver import HTTPServer
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
+
+import connectors
+from connectors.base import ConnectorError
+from connectors.base import FetchResult
+from connectors.base import ParsedDocument
+from connectors.base import ParseError
+from connectors.base import RawItem
+from connectors.base import Source
+from connectors.bounded import ParseLimits
+from connectors.bounded import call
+from connectors.http import make_http
+from hub import index
+from hub.harvest import Harvester
+from hub.models import Offer
+from hub.registry import load
+
+QUICK = ParseLimits(timeout=1.0, max_memory=64 * 1024 * 1024)
+
+
+def test_the_result_comes_back_from_the_child() -> None:
+    document = ParsedDocument(items=[RawItem(guid="1", link=None, title="Spawanie")])
+    assert call(lambda: document, url="http://x/", limits=QUICK) == document
+    assert call(os.getpid, url="http://x/", limits=QUICK) != os.getpid()
+
+
+def test_a_parser_that_never_returns_is_killed_at_the_deadline() -> None:
+    started = time.monotonic()
+    with pytest.raises(ConnectorError) as info:
+        call(time.sleep, 60, url="http://x/feed", limits=QUICK)
+    assert info.value.error_class == "parse_timeout"
+    assert time.monotonic() - started < 10
+
+
+def test_a_parser_that_bloats_hits_the_memory_cap() -> None:
+    with pytest.raises(ConnectorError) as info:
+        call(lambda: bytearray(512 * 1024 * 1024), url="http://x/", limits=QUICK)
+    assert info.value.error_class == "too_large"
+    assert "64 MB" in info.value.message
+
+
+def test_a_connector_error_keeps_its_class_and_message() -> None:
+    def refuse() -> None:
+        raise ParseError("http://x/", "not a feed (looks like html)", "not_a_feed")
+
+    with pytest.raises(ConnectorError) as info:
+        call(refuse, url="http://x/", limits=QUICK)
+    assert (info.value.error_class, info.value.message) == (
+        "not_a_feed",
+        "not a feed (looks like html)",
+    )
+
+
+def test_a_crashing_parser_is_that_documents_error() -> None:
+    with pytest.raises(ConnectorError) as info:
+        call(lambda: os.kill(os.getpid(), signal.SIGKILL), url="x", limits=QUICK)
+    assert info.value.error_class == "internal"
+    assert "died" in info.value.message
+
+
+class _SlowWhenAsked:
+    """RSS, except that a body containing STALL makes the parser spin forever."""
+
+    source_type = "test-slow"
+    accept = "application/rss+xml"
+
+    def parse(self, source: Source, result: FetchResult) -> ParsedDocument:
+        while b"STALL" in result.body:
+            pass
+        return connectors.get_connector("rss").parse(source, result)
+
+
+def test_a_stuck_parse_loses_nothing_and_stops_no_other_source(
+    httpserver: HTTPServer,
+    tmp_path: Path,
+    sessions: sessionmaker[Session],
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(connectors._REGISTRY, "test-slow", _SlowWhenAsked())
+    feed = (
+        "<rss version='2.0'><channel><title>t</title><link>https://m.example/</link>"
+        "<item><guid>{0}</guid><title>{0} {1}</title></item></channel></rss>"
+    )
+    httpserver.expect_request("/a").respond_with_data(feed.format("a", "ok"))
+    httpserver.expect_request("/b").respond_with_data(feed.format("b", "ok"))
+    registry = write_registry(
+        tmp_path / "clusters.yaml",
+        {"a": httpserver.url_for("/a"), "b": httpserver.url_for("/b")},
+        type_="test-slow",
+    )
+    with sessions() as db:
+        index.sync_registry(db, load(registry), clock())
+    harvester = Harvester(
+        sessions, make_http(), clock=clock, policy=LOOPBACK, parse_limits=QUICK
+    )
+    assert {r.source: r.new for r in harvester.run(due_only=False)} == {
+        "metal/a": 1,
+        "metal/b": 1,
+    }
+
+    httpserver.clear()
+    httpserver.expect_request("/a").respond_with_data(feed.format("a", "STALL"))
+    httpserver.expect_request("/b").respond_with_data(feed.format("b", "changed"))
+    runs = {r.source: r for r in harvester.run(due_only=False)}
+    assert (runs["metal/a"].status, runs["metal/a"].error_class) == (
+        "error",
+        "parse_timeout",
+    )
+    assert (runs["metal/b"].status, runs["metal/b"].updated) == ("ok", 1)
+    with sessions() as db:
+        offers = {o.title: o.status for o in db.scalars(sa.select(Offer))}
+    assert offers == {"a ok": "active", "b changed": "active"}
