@@ -13,7 +13,10 @@ from connectors.base import FetchResult
 from connectors.base import ParseError
 from connectors.base import RawItem
 from connectors.base import Source
+from connectors.discover import DiscoverConnector
+from connectors.html import HtmlConnector
 from connectors.jsonfeed import JsonFeedConnector
+from connectors.jsonld import JsonLdConnector
 from connectors.rss import RssConnector
 
 _REGISTRY: dict[str, Connector] = {}
@@ -37,6 +40,9 @@ def source_types() -> list[str]:
 
 register(RssConnector(), "atom")
 register(JsonFeedConnector())
+register(JsonLdConnector())
+register(DiscoverConnector())
+register(HtmlConnector())
 
 __all__ = [
     "Connector",

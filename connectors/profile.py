@@ -28,7 +28,8 @@ def parse_profile(source: Source, body: bytes) -> ParsedDocument:
 
     A paged feed (RFC 5005 ``next`` link) is complete only as a whole; from its first
     page alone nothing can be withdrawn by absence, so it counts as a window here.
-    Company profiles (entries without a kind) are not offers and are left out.
+    Company profiles (no kind; an organisation with capabilities) are items too: the
+    hub stores them as organisations, not offers (hub.normalize.is_company_profile).
 
     Raises:
         ParseError: the document is not well-formed or not a feed (class ``parse``).
@@ -37,9 +38,7 @@ def parse_profile(source: Source, body: bytes) -> ParsedDocument:
         parsed = read(body)
     except FeedReadError as e:
         raise ParseError(source.url, str(e), "parse") from e
-    items = [
-        _raw_item(offer) for offer in parsed.offers if not offer.is_company_profile
-    ]
+    items = [_raw_item(offer) for offer in parsed.offers]
     complete = None
     if parsed.completeness_declared:
         complete = parsed.info.complete and not parsed.info.next_url
@@ -47,7 +46,6 @@ def parse_profile(source: Source, body: bytes) -> ParsedDocument:
         items=items,
         deleted=tuple(d.ref for d in parsed.deleted),
         complete=complete,
-        skipped=sum(1 for offer in parsed.offers if offer.is_company_profile),
     )
 
 

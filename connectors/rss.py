@@ -104,8 +104,8 @@ def _to_raw_item(entry: Any, feed_language: str | None) -> RawItem | None:
         return None
     # dict.get: feedparser's own get() maps a missing "updated" to "published" (and
     # warns, see feedparser issue 310).
-    published = _time(dict.get(entry, "published_parsed"))
-    updated = _time(dict.get(entry, "updated_parsed"))
+    published = _time(dict.get(entry, "published_parsed"), dict.get(entry, "published"))
+    updated = _time(dict.get(entry, "updated_parsed"), dict.get(entry, "updated"))
     content = None
     language = None
     if entry.get("content"):
@@ -166,13 +166,28 @@ def _extensions(body: bytes) -> tuple[tuple[str, ...], bool | None]:
     return refs, complete
 
 
-def _time(value: Any) -> datetime | None:
+# An ISO 8601 date as written, for checking what feedparser's W3C-DTF parser rolls
+# over (2026-02-30 -> 2 March, month 13 -> January of the next year).
+_ISO_DATE = re.compile(r"\s*(\d{4})-(\d\d)-(\d\d)(?:[Tt ](\d\d):(\d\d)(?::(\d\d))?)?")
+MIN_YEAR = 1990  # earlier dates are placeholders (0001-01-01, 1970-01-01), not dates
+
+
+def _time(value: Any, raw: Any) -> datetime | None:
+    """The UTC datetime of a feedparser date, or None when there is none or when
+    the written date is impossible (rejected, never rolled over)."""
     if not value:
         return None
+    match = _ISO_DATE.match(raw) if isinstance(raw, str) else None
+    if match:
+        try:
+            datetime(*(int(part) for part in match.groups() if part is not None))
+        except ValueError:
+            return None
     try:
-        return datetime.fromtimestamp(calendar.timegm(value), UTC)
+        moment = datetime.fromtimestamp(calendar.timegm(value), UTC)
     except (OverflowError, ValueError, OSError):
         return None
+    return moment if moment.year >= MIN_YEAR else None
 
 
 def _ttl(value: Any) -> timedelta | None:

@@ -1,23 +1,30 @@
-"""Writes offers as Atom 1.0 + eco and JSON Feed 1.1 + _ecoop documents (lxml, json).
-Pure: no network, files or clock; never sanitises HTML; refuses (FeedValueError)
-what the validator would call an error."""
+"""Writes offers as Atom 1.0 + eco, RSS 2.0 + eco and JSON Feed 1.1 + _ecoop
+documents (lxml, json). Pure: no network, files or clock; never sanitises HTML;
+refuses (FeedValueError) what the validator would call an error. What the writers are
+given is coerced, cleaned and checked in feeds._values."""
 
 from __future__ import annotations
 
 import dataclasses
 import enum
+import html
 import json
-import re
 from collections.abc import Iterable
-from collections.abc import Mapping
 from datetime import datetime
+from email.utils import format_datetime as rfc822
 from typing import Any
 
 from lxml import etree
 
+from feeds._values import DeletedLike
+from feeds._values import InfoLike
+from feeds._values import OfferLike
+from feeds._values import clean_text
+from feeds._values import dt
+from feeds._values import prepare
+from feeds._values import refuse_errors
 from feeds.profile import ATOM_NS
 from feeds.profile import ECO_NS
-from feeds.profile import EXTENSION
 from feeds.profile import HISTORY_NS
 from feeds.profile import JSON_EXTENSION
 from feeds.profile import JSON_FEED_VERSION
@@ -27,33 +34,15 @@ from feeds.profile import XML_NS
 from feeds.profile import Deleted
 from feeds.profile import FeedInfo
 from feeds.profile import FeedValueError
-from feeds.profile import Notes
 from feeds.profile import Offer
-from feeds.profile import Severity
-from feeds.profile import format_datetime
 from feeds.profile import is_absolute_iri
-from feeds.profile import is_language_tag
-from feeds.profile import read_extension
-from feeds.validator import validate
 
-__all__ = ["clean_text", "write_atom", "write_json_feed"]
+__all__ = ["clean_text", "write_atom", "write_json_feed", "write_rss"]
 
-OfferLike = Offer | Mapping[str, Any]
-DeletedLike = Deleted | Mapping[str, Any]
-InfoLike = FeedInfo | Mapping[str, Any]
-
-# XML 1.0 §2.2 Char; everything else (C0 controls but TAB LF CR, lone surrogates,
-# U+FFFE, U+FFFF) is removed from every string, in both formats alike.
-_NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _NSMAP = {None: ATOM_NS, "eco": ECO_NS, "at": TOMBSTONE_NS, "fh": HISTORY_NS}
-
-
-def clean_text(value: str | None) -> str | None:
-    """``value`` without XML-illegal characters and outer whitespace; None if empty."""
-    if value is None:
-        return None
-    cleaned = _NOT_XML_CHAR.sub("", value).strip()
-    return cleaned or None
+CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"  # content:encoded
+_RSS_NSMAP = {"atom": ATOM_NS, "eco": ECO_NS, "at": TOMBSTONE_NS, "fh": HISTORY_NS}
+_RSS_NSMAP |= {"content": CONTENT_NS}
 
 
 def write_atom(
@@ -72,7 +61,7 @@ def write_atom(
         FeedValueError: a value the profile does not allow (naive datetime, unknown
             kind, bad country code, relative link, duplicate id ...).
     """
-    feed_info, items, gone = _prepare(info, offers, deleted)
+    feed_info, items, gone = prepare(info, offers, deleted)
     for i, offer in enumerate(items):
         if not is_absolute_iri(offer.id):  # RFC 4287 §4.2.6
             message = f"offers[{i}].id: {offer.id!r} is not an IRI; use e.g. "
@@ -88,7 +77,7 @@ def write_atom(
     updated = feed_info.updated or max((s for s in stamps if s), default=None)
     if updated is None:
         raise FeedValueError("info.updated: required when the feed has no entries")
-    _sub(root, "updated", _dt(updated))
+    _sub(root, "updated", dt(updated))
     _sub(_sub(root, "author"), "name", feed_info.author or feed_info.title)
     _link(root, "alternate", feed_info.link, "text/html")
     _link(root, "self", feed_info.self_url, "application/atom+xml")
@@ -106,7 +95,7 @@ def write_atom(
     document = etree.tostring(
         root, xml_declaration=True, encoding="utf-8", pretty_print=True
     )
-    return _refuse_errors(document)
+    return refuse_errors(document)
 
 
 def write_json_feed(
@@ -118,12 +107,59 @@ def write_json_feed(
     Tombstones go to the feed-level ``_ecoop.deleted`` list: an item needs content,
     and plain JSON Feed readers would show a tombstone item as an offer.
     """
-    doc = _shape(*_prepare(info, offers, deleted))
+    doc = _shape(*prepare(info, offers, deleted))
     try:
         text = json.dumps(doc, ensure_ascii=False, indent=2, allow_nan=False)
     except ValueError as e:  # NaN or infinity in a coordinate
         raise FeedValueError(f"location: {e}") from e
-    return _refuse_errors((text + "\n").encode("utf-8"))
+    return refuse_errors((text + "\n").encode("utf-8"))
+
+
+def write_rss(
+    info: InfoLike, offers: Iterable[OfferLike], deleted: Iterable[DeletedLike] = ()
+) -> bytes:
+    """An RSS 2.0 document (UTF-8) whose items carry the eco extension (PROFILE.md,
+    plain feeds). Same arguments and errors as :func:`write_atom`.
+
+    RSS 2.0 has fewer fields, so a round trip through feeds.reader keeps less: dates
+    are RFC 822 ``pubDate`` (an offer's ``published``, else its ``updated``), the
+    feed's ``id`` becomes its self link, and ``author``, the offers' ``updated``,
+    ``language`` (written as ``xml:lang``, which RSS readers ignore), ``alternates``
+    and category labels are not read back. The body is ``content:encoded`` when there
+    is a summary too (the summary then goes, escaped, to ``description``); a summary
+    alone is the escaped ``description`` and reads back as the body.
+    """
+    feed_info, items, gone = prepare(info, offers, deleted)
+    doc = _shape(feed_info, items, gone)
+    ext = doc[JSON_EXTENSION]
+    rss = etree.Element("rss", nsmap=_RSS_NSMAP, version="2.0")
+    channel = _sub(rss, "channel", ns="")
+    _sub(channel, "title", feed_info.title, "")
+    _sub(channel, "link", feed_info.link, "")
+    # RSS 2.0 requires a description; the title is the best one we always have
+    _sub(channel, "description", feed_info.subtitle or feed_info.title, "")
+    if feed_info.language:
+        _sub(channel, "language", feed_info.language, "")
+    stamps = [o.updated or o.published for o in items] + [d.when for d in gone]
+    updated = feed_info.updated or max((s for s in stamps if s), default=None)
+    if updated is not None:
+        _sub(channel, "lastBuildDate", _rfc822(updated, "info.updated"), "")
+    _link(channel, "self", feed_info.self_url, "application/rss+xml")
+    _link(channel, "next", feed_info.next_url)
+    _link(channel, "prev-archive", feed_info.prev_archive_url)
+    if feed_info.complete and not feed_info.next_url:
+        _sub(channel, "complete", ns=HISTORY_NS)  # RFC 5005 §2
+    if feed_info.archive:
+        _sub(channel, "archive", ns=HISTORY_NS)  # RFC 5005 §4
+    _sub(channel, "complete", "true" if feed_info.complete else "false", ECO_NS)
+    for i, (offer, item) in enumerate(zip(items, doc["items"], strict=True)):
+        _rss_item(channel, offer, item.get(JSON_EXTENSION, {}), f"offers[{i}]")
+    for tomb in ext.get("deleted", ()):
+        _sub(channel, "deleted-entry", ns=TOMBSTONE_NS).attrib.update(tomb)
+    document = etree.tostring(
+        rss, xml_declaration=True, encoding="utf-8", pretty_print=True
+    )
+    return refuse_errors(document)
 
 
 def _shape(info: FeedInfo, offers: list[Offer], gone: list[Deleted]) -> dict[str, Any]:
@@ -132,8 +168,8 @@ def _shape(info: FeedInfo, offers: list[Offer], gone: list[Deleted]) -> dict[str
     ext["id"] = info.id
     ext |= {"complete": info.complete, "archive": info.archive or None}
     ext |= {"prev_archive_url": info.prev_archive_url}
-    ext |= {"updated": _dt(info.updated, "info.updated")}
-    when = [_dt(d.when, f"deleted[{i}].when") for i, d in enumerate(gone)]
+    ext |= {"updated": dt(info.updated, "info.updated")}
+    when = [dt(d.when, f"deleted[{i}].when") for i, d in enumerate(gone)]
     ext["deleted"] = [
         {"ref": d.ref, "when": w} for d, w in zip(gone, when, strict=True)
     ]
@@ -156,12 +192,12 @@ def _json_item(offer: Offer, where: str) -> dict[str, Any]:
         item["content_html"] = offer.content_html
     else:  # JSON Feed 1.1 requires content_html or content_text
         item["content_text"] = offer.summary or ""
-    item["date_published"] = _dt(offer.published, f"{where}.published")
-    item["date_modified"] = _dt(offer.updated, f"{where}.updated")
+    item["date_published"] = dt(offer.published, f"{where}.published")
+    item["date_modified"] = dt(offer.updated, f"{where}.updated")
     item["language"] = offer.language
     item["tags"] = list(dict.fromkeys(c.label or c.term for c in offer.categories))
     ext: dict[str, Any] = {"kind": offer.kind, "group": offer.group}
-    ext["valid_through"] = _dt(offer.valid_through, f"{where}.valid_through")
+    ext["valid_through"] = dt(offer.valid_through, f"{where}.valid_through")
     ext |= {"organisation": offer.organisation, "location": offer.location}
     ext |= {"contact": offer.contact, "categories": offer.categories}
     ext |= {"alternates": offer.alternates}
@@ -196,8 +232,8 @@ def _atom_entry(root: etree._Element, offer: Offer, ext: dict[str, Any]) -> None
         _link(entry, "alternate", url, "text/html", lang)
     # the own link comes last: feedparser takes the last alternate as entry.link
     _link(entry, "alternate", offer.link, "text/html", offer.language)
-    _sub(entry, "published", _dt(offer.published))
-    _sub(entry, "updated", _dt(offer.updated or offer.published))
+    _sub(entry, "published", dt(offer.published))
+    _sub(entry, "updated", dt(offer.updated or offer.published))
     if offer.summary:
         _sub(entry, "summary", offer.summary).set("type", "text")
     if offer.content_html:
@@ -205,6 +241,40 @@ def _atom_entry(root: etree._Element, offer: Offer, ext: dict[str, Any]) -> None
     for category in ext.get("categories", ()):
         _sub(entry, "category").attrib.update(category)
     _eco(entry, {k: v for k, v in ext.items() if k not in ("categories", "alternates")})
+
+
+# --- RSS 2.0 ---
+
+
+def _rss_item(
+    channel: etree._Element, offer: Offer, ext: dict[str, Any], where: str
+) -> None:
+    item = _sub(channel, "item", ns="")
+    _lang(item, offer.language)
+    _sub(item, "title", offer.title, "")
+    _sub(item, "link", offer.link, "")
+    guid = _sub(item, "guid", offer.id, "")
+    if offer.id != offer.link:  # RSS 2.0: a guid is a permalink unless it says not
+        guid.set("isPermaLink", "false")
+    summary = html.escape(offer.summary) if offer.summary else None
+    if offer.content_html and summary:
+        _sub(item, "description", summary, "")
+        _sub(item, "encoded", offer.content_html, CONTENT_NS)
+    elif offer.content_html or summary:
+        _sub(item, "description", offer.content_html or summary, "")
+    if when := offer.published or offer.updated:
+        _sub(item, "pubDate", _rfc822(when, f"{where}.published"), "")
+    for category in ext.get("categories", ()):
+        el = _sub(item, "category", category["term"], "")
+        if scheme := category.get("scheme"):
+            el.set("domain", scheme)
+    _eco(item, {k: v for k, v in ext.items() if k not in ("categories", "alternates")})
+
+
+def _rfc822(value: datetime, where: str) -> str:
+    """RSS 2.0 dates: RFC 822 with a four-digit year (RFC 1123), in their own offset."""
+    dt(value, where)  # refuses a naive datetime, naming the key
+    return rfc822(value)
 
 
 def _eco(parent: etree._Element, values: dict[str, Any]) -> None:
@@ -230,7 +300,7 @@ def _sub(
     parent: etree._Element, tag: str, text: str | None = "", ns: str = ATOM_NS
 ) -> etree._Element:
     """A new child element ``tag``; with ``text`` None, a detached one (not written)."""
-    el = etree.Element(f"{{{ns}}}{tag}")
+    el = etree.Element(f"{{{ns}}}{tag}" if ns else tag)  # "": RSS's own elements
     if text is not None:
         el.text = text or None
         parent.append(el)
@@ -256,124 +326,3 @@ def _link(
 def _lang(el: etree._Element, language: str | None) -> None:
     if language:
         el.set(f"{{{XML_NS}}}lang", language)
-
-
-# --- checking and cleaning (shared) ---
-
-
-def _prepare(
-    info: InfoLike, offers: Iterable[OfferLike], deleted: Iterable[DeletedLike]
-) -> tuple[FeedInfo, list[Offer], list[Deleted]]:
-    """Coerced, cleaned copies; refuses what cannot be written at all. Everything
-    else is checked on the written document by the validator (see _refuse_errors)."""
-    feed_info = _clean(_coerce(FeedInfo, info, "info"))
-    for name in ("link", "self_url", "next_url", "prev_archive_url"):
-        _check_url(getattr(feed_info, name), f"info.{name}", optional=name != "link")
-    _check_lang(feed_info.language, "info.language")
-    items = [_clean(_coerce(Offer, o, f"offers[{i}]")) for i, o in enumerate(offers)]
-    for i, offer in enumerate(items):
-        where = f"offers[{i}]"
-        _check_url(offer.link, f"{where}.link")
-        _check_lang(offer.language, f"{where}.language")
-        for lang, url in offer.alternates.items():
-            _check_lang(lang, f"{where}.alternates")
-            _check_url(url, f"{where}.alternates[{lang!r}]")
-    gone = [_clean(_coerce(Deleted, d, f"deleted[{i}]")) for i, d in enumerate(deleted)]
-    return feed_info, items, gone
-
-
-def _coerce(cls: type[Any], value: object, where: str) -> Any:
-    """An instance of ``cls`` from itself or from a mapping with the same keys: nested
-    mappings or dataclasses, RFC 3339 strings for dates, a bare string as a free tag.
-    """
-    if isinstance(value, cls):
-        return value
-    if not isinstance(value, Mapping):
-        raise FeedValueError(f"{where}: expected a mapping, not {type(value).__name__}")
-    data, notes = dict(value), Notes()
-
-    def at(key: str) -> tuple[str, None]:
-        return f"{where}.{key}", None
-
-    if cls is Offer:
-        extension = {k: data.pop(k) for k in EXTENSION if k in data}
-        cats = extension.get("categories") or ()
-        extension["categories"] = [
-            {"term": c} if isinstance(c, str) else c for c in cats
-        ]
-        data |= read_extension(_plain(extension), at, notes)
-    for key in ("published", "updated", "when"):
-        if key in data:
-            data[key] = notes.walk(data[key], "date", key, at)
-    if errors := [p for p in notes.problems if p.severity == Severity.ERROR]:
-        raise FeedValueError(f"{errors[0].location}: {errors[0].message}")
-    if unknown := sorted(set(data) - {f.name for f in dataclasses.fields(cls)}):
-        raise FeedValueError(f"{where}: unknown key {unknown[0]!r}")
-    try:
-        return cls(**data)
-    except TypeError as e:  # a required key is missing
-        raise FeedValueError(f"{where}: {e}") from e
-
-
-def _plain(value: object) -> Any:
-    """Nested dataclasses as dicts, so that read_extension checks every value."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)
-        }
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _refuse_errors(document: bytes) -> bytes:
-    """The document, unless the validator finds an error in it (entry[n] and
-    items[n-1] are offers[n-1])."""
-    if errors := validate(document).errors:
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise FeedValueError(f"{errors[0].location}: {errors[0].message}{more}")
-    return document
-
-
-def _clean(obj: Any) -> Any:
-    """A copy of a profile dataclass with every string cleaned (see clean_text)."""
-    if isinstance(obj, enum.Enum):  # OfferKind is a str too
-        return obj
-    if isinstance(obj, str):
-        return clean_text(obj)
-    if isinstance(obj, tuple):
-        return tuple(c for c in (_clean(v) for v in obj) if c is not None)
-    if isinstance(obj, dict):
-        cleaned = {clean_text(k): _clean(v) for k, v in obj.items()}
-        return {k: v for k, v in cleaned.items() if k and v is not None}
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        changes = {
-            f.name: _clean(getattr(obj, f.name)) for f in dataclasses.fields(obj)
-        }
-        return dataclasses.replace(obj, **changes)
-    return obj
-
-
-def _check_url(value: str | None, where: str, optional: bool = False) -> None:
-    if value is None and optional:
-        return
-    if not value or not re.match(r"https?://[^\s/]", value):
-        raise FeedValueError(f"{where}: {value!r} is not an absolute http(s) URL")
-
-
-def _check_lang(value: str | None, where: str) -> None:
-    if value is not None and not is_language_tag(value):
-        raise FeedValueError(f"{where}: {value!r} is not a language tag like 'pl'")
-
-
-def _dt(value: datetime | None, where: str = "") -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, datetime):
-        raise FeedValueError(f"{where}: expected a datetime, got {value!r}")
-    try:
-        return format_datetime(value)
-    except FeedValueError as e:
-        raise FeedValueError(f"{where}: {e}") from e

@@ -1,6 +1,6 @@
 """The ``ecoop`` command group (built on Flask's).
 
-Commands: demo, serve, worker, harvest, clusters, db.
+Commands: demo, serve, worker, harvest, clusters (check, try), db.
 
 Exit codes: 0 ok, 1 problems found (invalid file, a source failed), 2 usage error.
 """
@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -69,7 +70,7 @@ def clusters() -> None:
 @click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 def clusters_check(file: Path | None) -> None:
     """Validate FILE (default: ECOOP_REGISTRY); exit 1 naming file, line and field."""
-    path = file or Path(os.environ.get("ECOOP_REGISTRY", "config/clusters.yaml"))
+    path = file or Path(load_settings(os.environ)["ECOOP_REGISTRY"])
     try:
         registry = load(path)
     except RegistryError as e:
@@ -85,6 +86,40 @@ def clusters_check(file: Path | None) -> None:
         click.echo(
             f"  {source.key:<32} {source.type:<8} every {minutes:>4} min  {source.url}"
         )
+
+
+@clusters.command("try")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--cluster", "cluster", help="Only the sources of this cluster (slug).")
+@click.option("--source", "source", help="Only this source (cluster/id, or id).")
+@with_appcontext
+def clusters_try(file: Path | None, cluster: str | None, source: str | None) -> None:
+    """Dry run: fetch the sources of FILE (default: ECOOP_REGISTRY) once and print
+    what they would give; nothing is written. Exit 1 unless every source gave
+    offers."""
+    from hub.trial import print_trials
+    from hub.trial import try_sources
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    path = file or Path(app.config["ECOOP_REGISTRY"])
+    try:
+        registry = load(path)
+    except RegistryError as e:
+        for problem in e.problems:
+            click.echo(problem, err=True)
+        sys.exit(1)
+    sources = [
+        s
+        for s in registry.sources
+        if (cluster is None or s.cluster == cluster)
+        and (source is None or source in (s.key, s.key.split("/", 1)[1]))
+    ]
+    if not sources:
+        raise click.UsageError(f"no source of {path} matches --cluster/--source")
+    logging.getLogger("hub").setLevel(logging.WARNING)  # the report says it all
+    trials = try_sources(make_harvester(app), sources)
+    print_trials(trials)
+    sys.exit(0 if all(t.ok for t in trials) else 1)
 
 
 # --- feed ---------------------------------------------------------------------------
@@ -172,6 +207,7 @@ def make_harvester(app: Flask, *, watch: bool = False) -> Harvester:
         registry_loader=watcher.poll if watcher else None,
         pool_size=app.config["ECOOP_POOL_SIZE"],
         per_host=app.config["ECOOP_PER_HOST"],
+        history=timedelta(days=app.config["ECOOP_RUN_HISTORY_DAYS"]),
     )
 
 

@@ -46,6 +46,7 @@ from connectors.http import fetch
 from connectors.netguard import NetworkPolicy
 from connectors.robots import MAX_ROBOTS_BYTES
 from connectors.robots import RobotsCache
+from hub import history
 from hub import index
 from hub import logs
 from hub import metrics
@@ -54,7 +55,9 @@ from hub import scheduler
 from hub.identity import assign_keys
 from hub.models import HarvestRun
 from hub.models import Source
+from hub.normalize import is_company_profile
 from hub.normalize import to_offer
+from hub.normalize import to_profile
 from hub.recording import Job
 from hub.recording import Outcome
 from hub.recording import RunSummary
@@ -63,6 +66,7 @@ from hub.registry import Registry
 log = logging.getLogger(__name__)
 
 # A complete feed that shrinks below this share of its last size withdraws nothing.
+PRUNE_EVERY = timedelta(hours=1)
 ROBOTS_AGENT = "ecoop-hub"  # the product token robots.txt groups match (RFC 9309)
 
 
@@ -88,6 +92,7 @@ class Harvester:
         pool_size: int = 4,
         per_host: int = 1,
         jitter: Callable[[], float] = lambda: random.uniform(0, scheduler.JITTER),
+        history: timedelta | None = None,
     ) -> None:
         self.sessions = sessions
         self.http = http
@@ -101,6 +106,8 @@ class Harvester:
         self.pool_size = pool_size
         self.per_host = per_host
         self.jitter = jitter
+        self.history = history  # None: keep every run
+        self._pruned_at: datetime | None = None
         self._hosts: dict[str, threading.Semaphore] = {}
         self._hosts_lock = threading.Lock()
 
@@ -117,7 +124,25 @@ class Harvester:
                         db.rollback()
                         index.sync_registry(db, registry, self.clock())
             index.expire_offers(db, self.clock())
+            self._prune(db)
         return self.run(due_only=True)
+
+    def _prune(self, db: Session) -> None:
+        """Delete runs older than ``history`` (their counts kept), once an hour."""
+        now = self.clock()
+        if self.history is None or (
+            self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY
+        ):
+            return
+        self._pruned_at = now
+        try:
+            deleted = history.prune(db, now, self.history)
+            db.commit()
+        except sa.exc.IntegrityError:  # another worker added the same totals first
+            db.rollback()
+            return
+        if deleted:
+            log.info("pruned %d harvest runs older than %s", deleted, self.history)
 
     def run(
         self, *, due_only: bool, keys: list[str] | None = None, force: bool = False
@@ -157,6 +182,7 @@ class Harvester:
     # --- stages --------------------------------------------------------------------
 
     def _start(self, db: Session, source: Source, force: bool) -> Job:
+        crawls = hasattr(connectors.get_connector(source.type), "crawl")
         run = HarvestRun(
             source_id=source.id,
             started_at=self.clock(),
@@ -176,11 +202,27 @@ class Harvester:
                 interval=timedelta(seconds=source.interval_seconds),
                 options=source.options,
             ),
+            # A crawler's first document may be unchanged while the pages it leads to
+            # are not: crawlers always read it and keep their own state instead.
             validators=Validators()
-            if force
+            if force or crawls
             else Validators(source.etag, source.last_modified),
-            body_hash=None if force else source.body_hash,
+            body_hash=None if force or crawls else source.body_hash,
             crawl_state={} if force else dict(source.crawl_state or {}),
+        )
+
+    def try_source(self, spec: SourceSpec) -> Outcome:
+        """The fetch, parse and normalise stage for ``spec`` alone, as a first run
+        would see it (no validators, no state), with the same guards; nothing is
+        claimed or written (``ecoop clusters try``)."""
+        return self._fetch(
+            Job(
+                source_id=0,
+                run_id=0,
+                spec=spec,
+                validators=Validators(),
+                body_hash=None,
+            )
         )
 
     def _fetch(self, job: Job) -> Outcome:
@@ -224,7 +266,10 @@ class Harvester:
             now = self.clock()
             for key, item in assign_keys(outcome.document.items):
                 try:
-                    outcome.offers.append(to_offer(job.spec, key, item, now))
+                    if is_company_profile(item):  # an organisation, not an offer
+                        outcome.profiles.append(to_profile(job.spec, key, item))
+                    else:
+                        outcome.offers.append(to_offer(job.spec, key, item, now))
                 except Exception:  # one bad item never loses the others
                     log.exception(
                         "item %r of %s could not be normalised", key, job.spec.key

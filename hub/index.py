@@ -26,6 +26,7 @@ from hub.models import Organisation
 from hub.models import Source
 from hub.normalize import OfferData
 from hub.normalize import OrganisationData
+from hub.normalize import ProfileData
 from hub.registry import Registry
 from hub.text import fold
 
@@ -162,6 +163,78 @@ def upsert_offers(
     for chunk in _chunks(touched):
         db.execute(sa.update(Offer).where(Offer.id.in_(chunk)).values(last_seen_at=now))
     return counts
+
+
+def upsert_profiles(
+    db: Session, source: Source, profiles: Iterable[ProfileData], now: datetime
+) -> UpsertCounts:
+    """Write company profiles onto the organisations they present (matched as an
+    offer's organisation is: folded name and country), creating them if need be.
+
+    A profile is not an offer: no offer is written, and none is touched. The last
+    source to publish an organisation's profile owns it.
+    """
+    counts = UpsertCounts()
+    cache: dict[tuple[str, str], int] = {}
+    for data in profiles:
+        org = db.get(
+            Organisation, _organisation_id(db, data.organisation, source, cache)
+        )
+        assert org is not None
+        if org.profile_source_id is None or org.profile_hash is None:
+            counts.new += 1
+        elif (
+            org.profile_hash == data.content_hash
+            and org.profile_source_id == source.id
+            and org.profile_guid == data.guid
+            and org.profile_withdrawn_at is None
+        ):
+            counts.unchanged += 1
+        else:
+            counts.updated += 1
+        org.description = data.description_html
+        org.capabilities = list(data.capabilities)
+        org.sectors = list(data.sectors)
+        org.profile_url = data.url
+        org.profile_language = data.language
+        org.profile_source_id = source.id
+        org.profile_guid = data.guid
+        org.profile_hash = data.content_hash
+        org.profile_seen_at = now
+        org.profile_withdrawn_at = None
+    db.flush()
+    return counts
+
+
+def withdraw_profiles(
+    db: Session,
+    source: Source,
+    now: datetime,
+    *,
+    guids: Iterable[str] | None = None,
+    keep: set[str] | None = None,
+) -> int:
+    """Withdraw the company profiles of ``source`` named in ``guids`` (tombstones),
+    or all but those in ``keep`` (a complete feed). The organisations and their
+    offers stay; only their profile is marked withdrawn.
+
+    Returns:
+        How many profiles were withdrawn now.
+    """
+    query = sa.select(Organisation).where(
+        Organisation.profile_source_id == source.id,
+        Organisation.profile_withdrawn_at.is_(None),
+    )
+    wanted = set(guids) if guids is not None else None
+    withdrawn = 0
+    for org in db.scalars(query):
+        if wanted is not None and org.profile_guid not in wanted:
+            continue
+        if keep is not None and org.profile_guid in keep:
+            continue
+        org.profile_withdrawn_at = now
+        withdrawn += 1
+    return withdrawn
 
 
 def _content(data: OfferData) -> dict[str, object]:

@@ -1,6 +1,6 @@
 """Reads of the index for the site, the API and the CLI: cluster summaries, latest
-offers, one offer and its language versions, source health. Functions take a Session;
-no writes here (those are hub.index).
+offers, one offer and its language versions, source health, the directory of
+organisations. Functions take a Session; no writes here (those are hub.index).
 """
 
 from __future__ import annotations
@@ -16,7 +16,10 @@ from hub.kinds import OfferStatus
 from hub.models import Cluster
 from hub.models import HarvestRun
 from hub.models import Offer
+from hub.models import Organisation
 from hub.models import Source
+from hub.text import fold
+from hub.text import squash
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,16 +51,20 @@ def list_cluster_summaries(db: Session) -> list[ClusterSummary]:
     return [ClusterSummary(c, counts.get(c.id, 0), last.get(c.id)) for c in clusters]
 
 
-def list_latest_offers(db: Session, limit: int = 10) -> list[Offer]:
-    return list(
-        db.scalars(
-            sa.select(Offer)
-            .options(joinedload(Offer.cluster), joinedload(Offer.organisation))
-            .where(Offer.status == OfferStatus.ACTIVE)
-            .order_by(Offer.published_at.desc(), Offer.id.desc())
-            .limit(limit)
-        )
+def list_latest_offers(
+    db: Session, limit: int = 10, cluster_id: int | None = None
+) -> list[Offer]:
+    """The newest live offers, of one cluster if ``cluster_id`` is given."""
+    query = (
+        sa.select(Offer)
+        .options(joinedload(Offer.cluster), joinedload(Offer.organisation))
+        .where(Offer.status == OfferStatus.ACTIVE)
+        .order_by(Offer.published_at.desc(), Offer.id.desc())
+        .limit(limit)
     )
+    if cluster_id is not None:
+        query = query.where(Offer.cluster_id == cluster_id)
+    return list(db.scalars(query))
 
 
 def find_offer(db: Session, offer_id: int) -> Offer | None:
@@ -92,8 +99,10 @@ class SourceHealth:
         return "ok" if self.last_run else "new"
 
 
-def list_source_health(db: Session) -> list[SourceHealth]:
-    """Every active source with its last finished run, by key."""
+def list_source_health(
+    db: Session, cluster_id: int | None = None
+) -> list[SourceHealth]:
+    """Every active source (of one cluster if given) with its last finished run."""
     latest = (
         sa.select(HarvestRun.source_id, sa.func.max(HarvestRun.id).label("run_id"))
         .where(HarvestRun.status != "running")
@@ -106,9 +115,14 @@ def list_source_health(db: Session) -> list[SourceHealth]:
         .outerjoin(latest, latest.c.source_id == Source.id)
         .outerjoin(HarvestRun, HarvestRun.id == latest.c.run_id)
         .where(Source.active)
+        .where(sa.true() if cluster_id is None else Source.cluster_id == cluster_id)
         .order_by(Source.key)
     ).all()
     return [SourceHealth(source, run) for source, run in rows]
+
+
+def find_source(db: Session, source_id: int) -> Source | None:
+    return db.scalar(sa.select(Source).where(Source.id == source_id, Source.active))
 
 
 def find_source_for_ping(
@@ -144,3 +158,150 @@ def list_language_versions(db: Session, offer: Offer) -> list[Offer]:
             .order_by(Offer.language, Offer.id)
         )
     )
+
+
+# --- clusters and organisations -----------------------------------------------------
+
+
+def find_cluster(db: Session, slug: str) -> Cluster | None:
+    """An active cluster by slug."""
+    return db.scalar(sa.select(Cluster).where(Cluster.slug == slug, Cluster.active))
+
+
+def count_offers_by_kind(db: Session, cluster_id: int) -> dict[str, int]:
+    """Live offers of a cluster per kind, most first."""
+    rows = db.execute(
+        sa.select(Offer.kind, sa.func.count())
+        .where(Offer.cluster_id == cluster_id, Offer.status == OfferStatus.ACTIVE)
+        .group_by(Offer.kind)
+        .order_by(sa.func.count().desc(), Offer.kind)
+    )
+    return {kind: int(count) for kind, count in rows}
+
+
+@dataclasses.dataclass(frozen=True)
+class OrganisationSummary:
+    """A row of the companies directory."""
+
+    organisation: Organisation
+    offers: int  # live
+    clusters: list[Cluster]
+
+
+@dataclasses.dataclass(frozen=True)
+class OrganisationPage:
+    items: list[OrganisationSummary]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def list_organisations(
+    db: Session,
+    text: str = "",
+    *,
+    cluster: str | None = None,
+    country: str | None = None,
+    page: int = 1,
+    per_page: int = 30,
+) -> OrganisationPage:
+    """Organisations by name, those whose folded name contains the folded ``text``
+    (``lodz`` finds ``Łódź``), of a cluster (one of its offers) and a country."""
+    live = (
+        sa.select(Offer.organisation_id, sa.func.count().label("offers"))
+        .where(Offer.status == OfferStatus.ACTIVE, Offer.organisation_id.is_not(None))
+        .group_by(Offer.organisation_id)
+        .subquery()
+    )
+    where: list[sa.ColumnElement[bool]] = []
+    needle = squash(fold(text.replace("\x00", "")))
+    if needle:
+        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where.append(Organisation.name_key.like(f"%{escaped}%", escape="\\"))
+    if country:
+        where.append(Organisation.country == country.replace("\x00", "").upper())
+    if cluster:
+        where.append(
+            sa.exists(
+                sa.select(Offer.id)
+                .join(Cluster, Cluster.id == Offer.cluster_id)
+                .where(
+                    Offer.organisation_id == Organisation.id,
+                    Cluster.slug == cluster.replace("\x00", ""),
+                )
+            )
+        )
+    total = db.scalar(
+        sa.select(sa.func.count()).select_from(Organisation).where(*where)
+    )
+    page = max(1, page)
+    rows = db.execute(
+        sa.select(Organisation, sa.func.coalesce(live.c.offers, 0))
+        .outerjoin(live, live.c.organisation_id == Organisation.id)
+        .where(*where)
+        .order_by(Organisation.name_key, Organisation.id)
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    ).all()
+    clusters = _clusters_of(db, [org.id for org, _ in rows])
+    items = [
+        OrganisationSummary(org, int(n), clusters.get(org.id, [])) for org, n in rows
+    ]
+    return OrganisationPage(items, total or 0, page, per_page)
+
+
+def find_organisation(db: Session, organisation_id: int) -> OrganisationSummary | None:
+    """One organisation with its live offer count and clusters."""
+    org = db.get(Organisation, organisation_id)
+    if org is None:
+        return None
+    offers = db.scalar(
+        sa.select(sa.func.count()).where(
+            Offer.organisation_id == org.id, Offer.status == OfferStatus.ACTIVE
+        )
+    )
+    return OrganisationSummary(
+        org, offers or 0, _clusters_of(db, [org.id]).get(org.id, [])
+    )
+
+
+def organisation_names(db: Session, ids: list[str]) -> dict[str, str]:
+    """Names of organisations by id as text (the organisation facet's values)."""
+    wanted = [int(i) for i in ids if i.isdigit()]
+    rows = db.execute(
+        sa.select(Organisation.id, Organisation.name).where(Organisation.id.in_(wanted))
+    )
+    return {str(i): name for i, name in rows}
+
+
+def _clusters_of(db: Session, ids: list[int]) -> dict[int, list[Cluster]]:
+    """The clusters whose offers (any status) or company profile name each
+    organisation, by slug."""
+    if not ids:
+        return {}
+    offers = sa.select(Offer.organisation_id, Offer.cluster_id).where(
+        Offer.organisation_id.in_(ids)
+    )
+    profiles = (
+        sa.select(Organisation.id, Source.cluster_id)
+        .join(Source, Source.id == Organisation.profile_source_id)
+        .where(Organisation.id.in_(ids))
+    )
+    pairs = db.execute(sa.union(offers, profiles)).all()
+    clusters = {
+        c.id: c
+        for c in db.scalars(
+            sa.select(Cluster).where(Cluster.id.in_({c for _, c in pairs}))
+        )
+    }
+    rows = sorted(
+        ((org_id, clusters[c]) for org_id, c in pairs), key=lambda r: r[1].slug
+    )
+    found: dict[int, list[Cluster]] = {}
+    for org_id, cluster in rows:
+        found.setdefault(org_id, []).append(cluster)
+    return found

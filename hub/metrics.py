@@ -42,7 +42,9 @@ from sqlalchemy.orm import sessionmaker
 from hub import listings
 from hub import scheduler
 from hub.health import probe_engine
+from hub.history import RUN_BUCKETS
 from hub.models import HarvestRun
+from hub.models import HarvestTotal
 from hub.models import Source
 
 log = logging.getLogger(__name__)
@@ -52,7 +54,6 @@ log = logging.getLogger(__name__)
 MULTIPROCESS = "PROMETHEUS_MULTIPROC_DIR"
 ITEM_OUTCOMES = ("new", "updated", "unchanged", "withdrawn", "failed")
 STATES = ("ok", "new", "failing", "attention")
-RUN_BUCKETS = (0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
 REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -236,26 +237,45 @@ class IndexCollector(Collector):
         yield from _source_states(db, now)
 
 
-def _run_totals(db: Session) -> list[sa.Row[Any]]:
+def _run_totals(db: Session) -> list[tuple[Any, ...]]:
+    """Runs and item sums by source, status and error class: the runs on record plus
+    the totals of pruned ones (hub.history)."""
     finished = HarvestRun.status != "running"
-    return list(
-        db.execute(
-            sa.select(
-                Source.key,
-                HarvestRun.status,
-                HarvestRun.error_class,
-                sa.func.count(),
-                sa.func.sum(HarvestRun.items_new),
-                sa.func.sum(HarvestRun.items_updated),
-                sa.func.sum(HarvestRun.items_unchanged),
-                sa.func.sum(HarvestRun.items_withdrawn),
-                sa.func.sum(HarvestRun.items_failed),
-            )
-            .join(Source, Source.id == HarvestRun.source_id)
-            .where(finished)
-            .group_by(Source.key, HarvestRun.status, HarvestRun.error_class)
+    live = db.execute(
+        sa.select(
+            Source.key,
+            HarvestRun.status,
+            HarvestRun.error_class,
+            sa.func.count(),
+            sa.func.sum(HarvestRun.items_new),
+            sa.func.sum(HarvestRun.items_updated),
+            sa.func.sum(HarvestRun.items_unchanged),
+            sa.func.sum(HarvestRun.items_withdrawn),
+            sa.func.sum(HarvestRun.items_failed),
         )
+        .join(Source, Source.id == HarvestRun.source_id)
+        .where(finished)
+        .group_by(Source.key, HarvestRun.status, HarvestRun.error_class)
     )
+    pruned = db.execute(
+        sa.select(
+            Source.key,
+            HarvestTotal.status,
+            HarvestTotal.error_class,
+            HarvestTotal.runs,
+            HarvestTotal.items_new,
+            HarvestTotal.items_updated,
+            HarvestTotal.items_unchanged,
+            HarvestTotal.items_withdrawn,
+            HarvestTotal.items_failed,
+        ).join(Source, Source.id == HarvestTotal.source_id)
+    )
+    merged: dict[tuple[str, str, str | None], list[int]] = {}
+    for key, status, error_class, *counts in [*live, *pruned]:
+        sums = merged.setdefault((key, status, error_class or None), [0] * 6)
+        for position, value in enumerate(counts):
+            sums[position] += int(value or 0)
+    return [(*key, *sums) for key, sums in merged.items()]
 
 
 def _seconds_between(db: Session, start: Any, end: Any) -> Any:
@@ -273,9 +293,16 @@ def _durations(db: Session) -> HistogramMetricFamily:
             HarvestRun.status != "running", HarvestRun.finished_at.is_not(None)
         )
     ).one()
-    count, total, *cumulative = row
+    count, total, *cumulative = (float(value or 0) for value in row)
+    for runs, seconds, pruned in db.execute(
+        sa.select(HarvestTotal.runs, HarvestTotal.seconds, HarvestTotal.buckets)
+    ):
+        count, total = count + runs, total + seconds
+        cumulative = [
+            have + more for have, more in zip(cumulative, pruned, strict=True)
+        ]
     buckets: list[tuple[str, float]] = [
-        (str(bound), float(value or 0))
+        (str(bound), value)
         for bound, value in zip(RUN_BUCKETS, cumulative, strict=True)
     ]
     buckets.append(("+Inf", float(count or 0)))

@@ -123,6 +123,28 @@ class Organisation(Base):
     town: Mapped[str | None] = mapped_column(sa.String(200))
     website: Mapped[str | None] = mapped_column(sa.String(2000))
     identifiers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # from its company profile (feeds/PROFILE.md), if a source publishes one
+    description: Mapped[str] = mapped_column(sa.Text, default="")  # sanitised HTML
+    capabilities: Mapped[list[str]] = mapped_column(default=list)
+    sectors: Mapped[list[str]] = mapped_column(default=list)  # NACE codes
+    profile_url: Mapped[str | None] = mapped_column(sa.String(2000))
+    profile_language: Mapped[str | None] = mapped_column(sa.String(8))
+    profile_source_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("sources.id"), index=True
+    )
+    profile_guid: Mapped[str | None] = mapped_column(sa.String(2000))
+    profile_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    profile_seen_at: Mapped[datetime | None]
+    # the profile left its feed (tombstone, or absent from a complete feed); the
+    # organisation and its offers stay
+    profile_withdrawn_at: Mapped[datetime | None]
+
+    profile_source: Mapped[Source | None] = relationship()
+
+    @property
+    def has_profile(self) -> bool:
+        """A live company profile describes this organisation."""
+        return self.profile_source_id is not None and self.profile_withdrawn_at is None
 
 
 class Offer(Base):
@@ -178,6 +200,7 @@ class HarvestRun(Base):
     __table_args__ = (
         sa.Index("ix_harvest_runs_source_started", "source_id", "started_at"),
         sa.Index("ix_harvest_runs_status", "status"),
+        sa.Index("ix_harvest_runs_started_at", "started_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -205,3 +228,25 @@ class HarvestRun(Base):
         if self.finished_at is None:
             return None
         return (self.finished_at - self.started_at).total_seconds()
+
+
+class HarvestTotal(Base):
+    """What pruned harvest runs added up to, per source, status and error class:
+    the metrics' counters keep counting after old runs are deleted (hub.history)."""
+
+    __tablename__ = "harvest_totals"
+    __table_args__ = (sa.UniqueConstraint("source_id", "status", "error_class"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(sa.ForeignKey("sources.id"))
+    status: Mapped[str] = mapped_column(sa.String(16))
+    error_class: Mapped[str] = mapped_column(sa.String(32), default="")  # "": none
+    runs: Mapped[int] = mapped_column(default=0)
+    items_new: Mapped[int] = mapped_column(default=0)
+    items_updated: Mapped[int] = mapped_column(default=0)
+    items_unchanged: Mapped[int] = mapped_column(default=0)
+    items_withdrawn: Mapped[int] = mapped_column(default=0)
+    items_failed: Mapped[int] = mapped_column(default=0)
+    seconds: Mapped[float] = mapped_column(default=0.0)
+    # runs that took at most each of hub.metrics.RUN_BUCKETS seconds (cumulative)
+    buckets: Mapped[list[int]] = mapped_column(sa.JSON, default=list)

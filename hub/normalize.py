@@ -1,4 +1,5 @@
-"""RawItem -> OfferData: kind, language, sanitised body, dates and content hash.
+"""RawItem -> OfferData: kind, language, sanitised body, dates and content hash;
+a company profile -> ProfileData (an organisation with capabilities, not an offer).
 
 Pure: no network, no database, no clock (``now`` is passed in).
 """
@@ -12,13 +13,21 @@ from datetime import datetime
 
 from connectors.base import RawItem
 from connectors.base import Source
+from hub import mapping
 from hub.identity import normalise_url
 from hub.kinds import OfferKind
+from hub.text import clip
 from hub.text import fold
 from hub.text import html_to_text
 from hub.text import is_http_url
 from hub.text import sanitize_html
 from hub.text import squash
+
+# What one offer may hold; longer values are cut (never refused: one absurd field
+# must not lose the offer, nor the index's column limits fail the whole harvest).
+MAX_TITLE_CHARS = 500
+MAX_BODY_CHARS = 100_000
+MAX_CATEGORIES = 30
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,19 +79,27 @@ def to_offer(source: Source, key: str, item: RawItem, now: datetime) -> OfferDat
     The content hash leaves out volatile fields (dates, tracking parameters), so a
     re-stamped but unchanged item counts as unchanged.
     """
-    title = squash(html_to_text(item.title)) or item.link or key
-    body_html = sanitize_html(item.content or item.summary or "")
+    title = clip(squash(html_to_text(item.title)) or item.link or key, MAX_TITLE_CHARS)
+    # Cut before sanitising: the sanitiser closes what the cut left open.
+    body_html = sanitize_html((item.content or item.summary or "")[:MAX_BODY_CHARS])
     body_text = html_to_text(body_html)
-    categories = tuple(dict.fromkeys(squash(c) for c in item.categories if squash(c)))
+    categories = tuple(
+        dict.fromkeys(clip(squash(c), 100) for c in item.categories if squash(c))
+    )[:MAX_CATEGORIES]
+    categories = categories or tuple(
+        mapping.default(source.options, "categories") or ()
+    )
     dated = item.published or item.updated
     published = min(dated, now) if dated else None
     updated = min(item.updated, now) if item.updated else None
-    language = item.language or source.options.get("language")
-    kind = _kind(source, item.kind, categories)
+    language = item.language or mapping.default(source.options, "language")
+    kind = mapping.kind_of(source.options, item.kind, categories, item.link, title)
     organisation = _organisation(item)
     location = item.location
     country = (location and location.country) or (organisation and organisation.country)
+    country = country or mapping.default(source.options, "country")
     town = _clean((location and location.town) or (organisation and organisation.town))
+    town = town or _clean(mapping.default(source.options, "town"))
     contact = (
         tuple(
             (k, v)
@@ -125,7 +142,7 @@ def to_offer(source: Source, key: str, item: RawItem, now: datetime) -> OfferDat
         body_html=body_html,
         body_text=body_text,
         language=language,
-        url=item.link if is_http_url(item.link) else None,
+        url=item.link if is_http_url(item.link) and len(item.link) <= 2000 else None,
         categories=categories,
         published_at=published,
         updated_at=updated,
@@ -160,21 +177,70 @@ def _organisation(item: RawItem) -> OrganisationData | None:
     )
 
 
-def _kind(
-    source: Source, declared: str | None, categories: tuple[str, ...]
-) -> OfferKind:
-    """The kind the document declares (offer feed profile), else the first category
-    the source's ``kind_by_category`` maps, else the source's ``kind``.
+@dataclasses.dataclass(frozen=True)
+class ProfileData:
+    """A company profile ready for the index: what ``index.upsert_profiles`` writes
+    on the organisation it presents."""
 
-    Real feeds mix news, offers and jobs; the YAML says which category is which.
+    guid: str
+    organisation: OrganisationData
+    description_html: str
+    capabilities: tuple[str, ...]
+    sectors: tuple[str, ...]
+    url: str | None
+    language: str | None
+    content_hash: str
+
+
+def is_company_profile(item: RawItem) -> bool:
+    """A company profile (feeds/PROFILE.md): no kind, an organisation with
+    capabilities. It describes an organisation; it is not an offer."""
+    org = item.organisation
+    return item.kind is None and org is not None and bool(org.capabilities)
+
+
+def to_profile(source: Source, key: str, item: RawItem) -> ProfileData:
+    """Normalise one company profile of ``source``, known in the index by ``key``.
+
+    Raises:
+        ValueError: the item names no organisation.
     """
-    if declared in set(OfferKind):
-        return OfferKind(declared)
-    by_category = {
-        fold(k): v for k, v in source.options.get("kind_by_category", {}).items()
-    }
-    for category in categories:
-        kind = by_category.get(fold(category))
-        if kind is not None:
-            return OfferKind(kind)
-    return OfferKind(source.options.get("kind", OfferKind.BUSINESS_OFFER))
+    organisation = _organisation(item)
+    if organisation is None or item.organisation is None:
+        raise ValueError("a company profile without an organisation name")
+    location = item.location
+    if organisation.country is None and location and location.country:
+        organisation = dataclasses.replace(
+            organisation, country=location.country.upper()
+        )
+    if organisation.town is None and location:
+        organisation = dataclasses.replace(organisation, town=_clean(location.town))
+    capabilities = tuple(
+        dict.fromkeys(
+            squash(c)[:500] for c in item.organisation.capabilities if squash(c)
+        )
+    )
+    description = sanitize_html(item.content or item.summary or "")
+    url = item.link if is_http_url(item.link) else None
+    language = item.language or mapping.default(source.options, "language")
+    facts = [
+        dataclasses.astuple(organisation),
+        description,
+        capabilities,
+        item.sectors,
+        url,
+        language,
+    ]
+    digest = hashlib.sha256(
+        json.dumps(facts, ensure_ascii=False, default=list).encode()
+    ).hexdigest()
+    return ProfileData(
+        guid=key,
+        organisation=organisation,
+        description_html=description,
+        capabilities=capabilities,
+        sectors=tuple(item.sectors),
+        url=url,
+        language=language,
+        content_hash=digest,
+    )

@@ -27,6 +27,7 @@ from hub import scheduler
 from hub.models import HarvestRun
 from hub.models import Source
 from hub.normalize import OfferData
+from hub.normalize import ProfileData
 
 # A complete feed that shrinks below this share of its last size withdraws nothing.
 SHRINK_RATIO = 0.5
@@ -74,6 +75,7 @@ class Outcome:
     result: FetchResult | None = None
     document: ParsedDocument | None = None
     offers: list[OfferData] = dataclasses.field(default_factory=list)
+    profiles: list[ProfileData] = dataclasses.field(default_factory=list)
     failed: int = 0
     body_hash: str | None = None
     error: ConnectorError | None = None
@@ -148,14 +150,20 @@ def _record_items(
     if document.state is not None:
         source.crawl_state = dict(document.state)
     counts = index.upsert_offers(db, source, outcome.offers, now)
+    profiles = index.upsert_profiles(db, source, outcome.profiles, now)
     withdrawn = index.withdraw(db, source, outcome.document.deleted, now)
+    # a company profile's tombstone withdraws the profile, never the firm's offers
+    withdrawn += index.withdraw_profiles(db, source, now, guids=document.deleted)
     if outcome.document.finished:  # explicit: the feed will never update again
         withdrawn += index.withdraw_all(db, source, now)
+        withdrawn += index.withdraw_profiles(db, source, now, keep=set())
         run.warning = "the feed says it is finished (expired); its offers withdrawn"
     failed = outcome.failed + outcome.document.skipped
     kept = set(document.kept)
-    total = len(outcome.offers) + len(kept) + failed
-    complete = bool(source.options.get("complete")) or bool(outcome.document.complete)
+    total = len(outcome.offers) + len(outcome.profiles) + len(kept) + failed
+    # What the document says wins (a crawler that lost pages says False); else YAML.
+    declared = outcome.document.complete
+    complete = bool(source.options.get("complete")) if declared is None else declared
     if complete:
         warning = _insane(db, source, total, now)
         if warning:
@@ -163,11 +171,15 @@ def _record_items(
         else:
             seen = {offer.guid for offer in outcome.offers} | kept
             withdrawn += index.mark_missing(db, source, seen, now)
+            listed = {profile.guid for profile in outcome.profiles}
+            withdrawn += index.withdraw_profiles(db, source, now, keep=listed | kept)
     if document.warnings:
         run.warning = "; ".join(filter(None, [run.warning, *document.warnings]))
     run.status = "ok"
-    run.items_new, run.items_updated = counts.new, counts.updated
-    run.items_unchanged, run.items_failed = counts.unchanged + len(kept), failed
+    run.items_new = counts.new + profiles.new
+    run.items_updated = counts.updated + profiles.updated
+    run.items_unchanged = counts.unchanged + profiles.unchanged + len(kept)
+    run.items_failed = failed
     run.items_withdrawn = withdrawn
 
 

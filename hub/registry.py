@@ -23,6 +23,7 @@ from pydantic import ConfigDict
 from pydantic import Field
 from pydantic import ValidationError
 from pydantic import field_validator
+from pydantic import model_validator
 
 import connectors
 from connectors.base import MAX_PAGES
@@ -34,7 +35,9 @@ from hub._registry_yaml import interpolate
 from hub._registry_yaml import line_of
 from hub._registry_yaml import message
 from hub._registry_yaml import read_document
-from hub.kinds import OfferKind
+from hub.mapping import Defaults
+from hub.mapping import Rule
+from hub.mapping import check_kind as _check_kind
 
 __all__ = [
     "ClusterSpec",
@@ -97,6 +100,8 @@ class SourceSpec(_Model):
     complete: bool = False
     encoding: str | None = None
     max_pages: int | None = Field(default=None, ge=1, le=MAX_PAGES)
+    defaults: Defaults | None = None
+    rules: list[Rule] = Field(default_factory=list)
 
     @field_validator("encoding")
     @classmethod
@@ -140,12 +145,12 @@ class SourceSpec(_Model):
             _check_kind(kind)
         return value
 
-
-def _check_kind(value: str) -> str:
-    if value not in {k.value for k in OfferKind}:
-        known = ", ".join(k.value for k in OfferKind)
-        raise ValueError(f"unknown kind {value!r} (known: {known})")
-    return value
+    @model_validator(mode="after")
+    def _said_once(self) -> SourceSpec:
+        for key in ("kind", "language"):  # the short form and defaults: one of them
+            if getattr(self, key) and self.defaults and getattr(self.defaults, key):
+                raise ValueError(f"'{key}' and 'defaults.{key}' both given; keep one")
+        return self
 
 
 class ClusterSpec(_Model):
@@ -275,6 +280,8 @@ def _sources(
                     "complete",
                     "encoding",
                     "max_pages",
+                    "defaults",
+                    "rules",
                 },
                 exclude_none=True,
             )

@@ -55,6 +55,16 @@ def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
     return parse
 
 
+def _at_least(minimum: int) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        number = int(value)
+        if number < minimum:
+            raise ValueError(f"{value!r} must be at least {minimum}")
+        return number
+
+    return parse
+
+
 @dataclasses.dataclass(frozen=True)
 class Setting:
     name: str
@@ -78,7 +88,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "ECOOP_OPERATOR_TOKEN",
         "",
-        "Secret that signs an operator in on the status page (\"harvest now\"); "
+        'Secret that signs an operator in on the status page ("harvest now"); '
         "empty turns operator sign-in off.",
     ),
     Setting(
@@ -150,10 +160,24 @@ SETTINGS: tuple[Setting, ...] = (
         _positive(int),
     ),
     Setting(
+        "ECOOP_RUN_HISTORY_DAYS",
+        30,
+        "Days of harvest runs kept (at least 8); older runs are deleted, their "
+        "counts kept for the metrics.",
+        _at_least(8),
+    ),
+    Setting(
         "ECOOP_POOL_SIZE", 4, "Sources fetched at once by one process.", _positive(int)
     ),
     Setting(
         "ECOOP_PER_HOST", 1, "Fetches at once to one host, per process.", _positive(int)
+    ),
+    Setting(
+        "ECOOP_PAGE_CACHE_SECONDS",
+        60.0,
+        "Longest an anonymous visitor's page is served from the process's cache, "
+        "seconds (a harvest that changed the index drops it sooner); 0: off.",
+        float,
     ),
     Setting(
         "ECOOP_PING_MIN_SECONDS",

@@ -106,3 +106,15 @@ def is_http_url(url: str | None) -> bool:
 
 def squash(text: str) -> str:
     return _SPACE.sub(" ", text).strip()
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, at a word if one is near,
+    with an ellipsis when it was cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit * 0.8:
+        cut = cut[:space]
+    return cut.rstrip() + "…"

@@ -9,6 +9,8 @@ import threading
 import uuid
 from collections.abc import Callable
 from collections.abc import Iterator
+from datetime import UTC
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -116,7 +118,9 @@ def harvester(sessions: hub_db.sessionmaker[hub_db.Session], clock: Clock) -> Ha
 
 @pytest.fixture(scope="session")
 def sample_sites() -> Iterator[SampleSites]:
-    with SampleSites() as sites:
+    """The sample sites as on the session's first moment (``sample_sites.clock()``),
+    so what they serve and what tests expect from feeds.samples agree."""
+    with SampleSites(now=datetime.now(UTC)) as sites:
         yield sites
 
 
@@ -135,6 +139,9 @@ def app(db_url: str, engine: sa.Engine, demo_registry: Path) -> Iterator[Flask]:
             "ECOOP_REGISTRY": str(demo_registry),
             "ECOOP_SCHEDULER": False,
             "ECOOP_FETCH_ALLOW": ("127.0.0.1/32",),  # the loopback test servers
+            # Tests write the index directly, not through harvests: no page cache
+            # (tests/test_web_pagecache.py turns it on).
+            "ECOOP_PAGE_CACHE_SECONDS": 0,
             "TESTING": True,
         }
     )

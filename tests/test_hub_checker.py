@@ -5,11 +5,24 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from lxml import html
 from pytest_httpserver import HTTPServer
 
 PROFILE = Path(__file__).resolve().parent / "data" / "profile"
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A visitor who loaded the form: its posts carry the session's CSRF token (as
+    the X-CSRF-Token header; tests/test_web_operator.py covers the form field)."""
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["csrf_token"] = "test-token"
+    client.environ_base["HTTP_X_CSRF_TOKEN"] = "test-token"
+    return client
 
 
 def doc(response) -> html.HtmlElement:  # type: ignore[no-untyped-def]

@@ -4,9 +4,11 @@ validity, language versions, tombstones and completeness."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import UTC
 from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
 from connectors.http import make_http
+from feeds.profile import SCHEME_NACE
 from hub import index
 from hub.harvest import Harvester
 from hub.models import Offer
@@ -53,10 +56,10 @@ def test_every_profile_field_reaches_the_index(
         index.sync_registry(db, load(registry), T0)
     harvester = Harvester(sessions, make_http(), clock=lambda: T0, policy=LOOPBACK)
     [run] = harvester.run(due_only=False)
-    assert (run.status, run.new, run.failed) == ("ok", 3, 1)  # the company profile
+    assert (run.status, run.new, run.failed) == ("ok", 4, 0)  # 3 offers, 1 profile
     with sessions() as db:
         offers = {o.guid.rsplit(":", 1)[1]: o for o in db.scalars(sa.select(Offer))}
-        orgs = list(db.scalars(sa.select(Organisation)))
+        orgs = list(db.scalars(sa.select(Organisation).where(Organisation.name == ORG)))
         assert set(offers) == {"offer-17-pl", "offer-17-lt", "job-4"}
         welding, job = offers["offer-17-pl"], offers["job-4"]
         assert (welding.kind, job.kind) == ("business-offer", "job-offer")
@@ -110,7 +113,7 @@ def test_offer_page_shows_the_profile_fields(
     assert facts["Organisation"].cssselect("strong")[0].text_content() == ORG
     assert "Suwałki" in facts["Country"].text_content()
     assert facts["Valid until"].text_content().strip() == "March 31, 2027"
-    assert facts["Sector (NACE)"].text_content() == "25.62"
+    assert facts["Sector (NACE)"].text_content() == "25.62 Machining"  # code and label
     [version] = facts["Also in"].cssselect("a")
     assert version.get("hreflang") == "lt" and version.text_content().startswith(
         "Lithuanian: "
@@ -148,6 +151,131 @@ def test_an_expired_json_feed_withdraws_its_offers(
         {**feed, "expired": True}
     )
     [run] = harvester.run(due_only=False)
-    assert run.withdrawn == 3 and "finished" in (run.warning or "")
+    assert run.withdrawn == 4 and "finished" in (run.warning or "")  # and the profile
     with sessions() as db:
         assert set(db.scalars(sa.select(Offer.status))) == {"withdrawn"}
+
+
+# --- company profiles: organisations, not offers -----------------------------------
+
+FIRM = "Ocynkownia Augustów Sp. z o.o."
+
+
+def harvest_documents(
+    httpserver: HTTPServer,
+    tmp_path: Path,
+    sessions: sessionmaker[Session],
+    documents: list[bytes],
+) -> list[object]:
+    """Harvest ``/feed`` once per document, an hour apart; the runs' summaries."""
+    registry = write_registry(
+        tmp_path / "clusters.yaml",
+        {"offers": httpserver.url_for("/feed")},
+        type_="atom",
+    )
+    with sessions() as db:
+        index.sync_registry(db, load(registry), T0)
+    clock = [T0]
+    harvester = Harvester(
+        sessions, make_http(), clock=lambda: clock[0], policy=LOOPBACK
+    )
+    summaries = []
+    for document in documents:
+        httpserver.clear()
+        httpserver.expect_request("/feed").respond_with_data(document)
+        [run] = harvester.run(due_only=False, force=True)
+        summaries.append(run)
+        clock[0] += timedelta(hours=1)
+    return summaries
+
+
+def firm_feed(*, profile: bool = True, tombstone: bool = False) -> bytes:
+    """A complete feed of one firm's job offer, with or without its company profile
+    (or with the profile's tombstone)."""
+    from feeds.profile import Category
+    from feeds.profile import Deleted
+    from feeds.profile import FeedInfo
+    from feeds.profile import Offer as FeedOffer
+    from feeds.profile import OfferKind
+    from feeds.profile import Organisation as FeedOrganisation
+    from feeds.writer import write_atom
+
+    org = FeedOrganisation(FIRM, "PL", "Augustów", "https://ocynkownia.example.pl/")
+    job = FeedOffer(
+        id="tag:metal.example,2026:job-1",
+        title="Mechanik utrzymania ruchu",
+        link="https://metal.example/praca/1",
+        kind=OfferKind.JOB_OFFER,
+        published=T0 - timedelta(days=1),
+        valid_through=T0 + timedelta(days=30),
+        organisation=org,
+    )
+    firm = FeedOffer(
+        id="tag:metal.example,2026:company-3",
+        title="Ocynkownia Augustów – cynkowanie ogniowe",
+        link="https://metal.example/firmy/3",
+        language="pl",
+        updated=T0 - timedelta(days=2),
+        content_html="<p>Cynkujemy <b>konstrukcje</b>.</p><script>alert(1)</script>",
+        organisation=dataclasses.replace(
+            org, capabilities=("Cynkowanie ogniowe do 12 m", "Malowanie proszkowe")
+        ),
+        categories=(Category("25.61", SCHEME_NACE, "Obróbka metali"),),
+    )
+    info = FeedInfo("Metal", "https://metal.example/", "tag:metal.example,2026:f")
+    info = dataclasses.replace(info, complete=True, updated=T0)
+    gone = [Deleted(firm.id, T0)] if tombstone else []
+    return write_atom(info, [job, firm] if profile else [job], gone)
+
+
+def firm_row(sessions: sessionmaker[Session]) -> Organisation:
+    with sessions() as db:
+        org = db.scalar(sa.select(Organisation).where(Organisation.name == FIRM))
+        assert org is not None
+        return org
+
+
+def test_a_company_profile_describes_its_organisation_and_is_no_offer(
+    httpserver: HTTPServer, tmp_path: Path, sessions: sessionmaker[Session]
+) -> None:
+    [run] = harvest_documents(httpserver, tmp_path, sessions, [firm_feed()])
+    assert (run.status, run.new, run.failed) == ("ok", 2, 0)
+    with sessions() as db:
+        assert [o.title for o in db.scalars(sa.select(Offer))] == [
+            "Mechanik utrzymania ruchu"
+        ]
+        assert db.scalar(sa.select(sa.func.count()).select_from(Organisation)) == 1
+    org = firm_row(sessions)
+    assert org.capabilities == ["Cynkowanie ogniowe do 12 m", "Malowanie proszkowe"]
+    assert org.sectors == ["25.61"]
+    assert org.description == "<p>Cynkujemy <b>konstrukcje</b>.</p>"  # sanitised
+    assert (org.town, org.website) == ("Augustów", "https://ocynkownia.example.pl/")
+    assert org.profile_url == "https://metal.example/firmy/3"
+    assert org.profile_language == "pl" and org.has_profile
+
+
+def test_a_withdrawn_company_profile_leaves_the_organisation_and_its_offers(
+    httpserver: HTTPServer, tmp_path: Path, sessions: sessionmaker[Session]
+) -> None:
+    documents = [
+        firm_feed(),
+        firm_feed(),  # the same again: unchanged
+        firm_feed(profile=False, tombstone=True),  # withdrawn explicitly
+        firm_feed(),  # back
+        firm_feed(profile=False),  # gone from a complete feed
+    ]
+    runs = harvest_documents(httpserver, tmp_path, sessions, documents)
+    assert [(r.new, r.unchanged, r.withdrawn) for r in runs] == [  # type: ignore[attr-defined]
+        (2, 0, 0),
+        (0, 2, 0),
+        (0, 1, 1),
+        (0, 1, 0),
+        (0, 1, 1),
+    ]
+    org = firm_row(sessions)
+    assert not org.has_profile and org.profile_withdrawn_at == T0 + timedelta(hours=4)
+    assert org.capabilities  # kept, as offers keep their history
+    with sessions() as db:
+        job = db.scalar(sa.select(Offer))
+        assert job is not None
+        assert (job.status, job.organisation_id) == ("active", org.id)

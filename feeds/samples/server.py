@@ -1,7 +1,8 @@
-"""Loopback HTTP server for the sample member sites in feeds/samples/sites/.
+"""Loopback HTTP server for the sample member sites.
 
-Owns static serving (GET/HEAD), ETag/Last-Modified conditional GET, origin rewriting
-and the request log.
+Owns serving (GET/HEAD) of the sites generated from feeds/samples/data/ (see build.py)
+and of the static files in feeds/samples/sites/, ETag/Last-Modified conditional GET,
+origin rewriting of static files, and the request log.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import socketserver
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC
+from datetime import datetime
 from email.utils import formatdate
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
@@ -26,9 +29,23 @@ from pathlib import PurePosixPath
 from urllib.parse import unquote
 from urllib.parse import urlsplit
 
+from feeds.samples.build import Document
+from feeds.samples.build import build_site
+from feeds.samples.data import DATA_DIR
+from feeds.samples.data import load_sites
+from feeds.samples.data import site_day
+
 SITES_ROOT: Path = Path(__file__).resolve().parent / "sites"
+# The generated feeds (paths as in data/<site>.yaml): offers in Atom (read by the
+# registry's `type: rss` / `atom`) and JSON Feed, and the firms' company profiles.
 METAL_FEED_PATH = "/metalklaster/feed/"
+METAL_JSON_FEED_PATH = "/metalklaster/feed/json/"
+METAL_COMPANIES_PATH = "/metalklaster/firmy/feed/"
+METAL_COMPANIES_JSON_PATH = "/metalklaster/firmy/feed/json/"
 WOOD_FEED_PATH = "/medienospartneriai/atom.xml"
+WOOD_JSON_FEED_PATH = "/medienospartneriai/feed.json"
+WOOD_COMPANIES_PATH = "/medienospartneriai/imones/atom.xml"
+WOOD_COMPANIES_JSON_PATH = "/medienospartneriai/imones/feed.json"
 
 # The static files use this origin for absolute URLs (feed <link>s, canonical links);
 # it is replaced by the running server's base_url in every served text document.
@@ -41,6 +58,10 @@ ATOM_TYPE = "application/atom+xml; charset=utf-8"
 HTML_TYPE = "text/html; charset=utf-8"
 
 
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 def content_type_for(rel: PurePosixPath) -> str:
     """Content-Type for a file path relative to the sites root."""
     name, suffix = rel.name.lower(), rel.suffix.lower()
@@ -50,8 +71,8 @@ def content_type_for(rel: PurePosixPath) -> str:
         return (
             RSS_TYPE if "feed" in rel.parts[:-1] else "application/xml; charset=utf-8"
         )
-    if suffix in (".html", ".htm"):
-        return HTML_TYPE
+    if suffix in (".html", ".htm"):  # static pages: their <meta charset> decides
+        return "text/html"
     guessed = mimetypes.guess_type(name)[0] or "application/octet-stream"
     return f"{guessed}; charset=utf-8" if guessed.startswith("text/") else guessed
 
@@ -125,6 +146,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_error(HTTPStatus.NOT_FOUND)
             return
         decoded = unquote(url_path)
+        generated, modified = sites.generated(_origin(self.server.server_address))
+        if decoded in generated:
+            doc = generated[decoded]
+            self._send(doc.body, doc.content_type, int(modified), head_only)
+            return
+        if decoded + "/" in generated:
+            self._redirect(url_path + "/")
+            return
         segments = [s for s in decoded.split("/") if s not in ("", ".")]
         if any(s.startswith(".") for s in segments):
             self.send_error(HTTPStatus.NOT_FOUND)
@@ -163,6 +192,11 @@ class _Handler(BaseHTTPRequestHandler):
                 ORIGIN_PLACEHOLDER.encode(),
                 _origin(self.server.server_address).encode(),
             )
+        self._send(body, content_type_for(rel), mtime, head_only)
+
+    def _send(
+        self, body: bytes, content_type: str, mtime: int, head_only: bool
+    ) -> None:
         etag = make_etag(body)
         last_modified = formatdate(mtime, usegmt=True)
         if self._not_modified(etag, mtime):
@@ -171,7 +205,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             return
         self.send_response(HTTPStatus.OK)
-        self.send_header("Content-Type", content_type_for(rel))
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self._validator_headers(etag, last_modified)
         self.end_headers()
@@ -209,15 +243,31 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class SampleSites:
-    """Serves feeds/samples/sites/ on loopback, with conditional GET."""
+    """Serves the sample member sites on loopback, with conditional GET.
+
+    The metal and wood clusters' sites are generated from feeds/samples/data/ for
+    the day of ``now`` (a fixed datetime, or the clock when None); any other path is
+    a static file under ``root``.
+    """
 
     def __init__(
-        self, host: str = "127.0.0.1", port: int = 0, root: Path | None = None
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        root: Path | None = None,
+        *,
+        now: datetime | Callable[[], datetime] | None = None,
+        data_dir: Path | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.root: Path = Path(root if root is not None else SITES_ROOT).resolve()
+        self.data_dir = data_dir or DATA_DIR
+        self.clock: Callable[[], datetime] = (
+            (lambda: now) if isinstance(now, datetime) else now or _utcnow
+        )
         self.requests: list[tuple[str, str, int]] = []
+        self._built: tuple[object, dict[str, Document], float] | None = None
         self._lock = threading.Lock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -266,6 +316,21 @@ class SampleSites:
         """Absolute URL of a server path such as METAL_FEED_PATH."""
         return self.base_url + (path if path.startswith("/") else "/" + path)
 
+    def generated(self, origin: str) -> tuple[dict[str, Document], float]:
+        """The generated documents by path for a server at ``origin``, and their
+        Last-Modified time; rebuilt when the sites' day changes."""
+        now = self.clock()
+        sites = load_sites(self.data_dir)
+        key = (origin, tuple(site_day(site, now) for site in sites))
+        with self._lock:
+            if self._built is None or self._built[0] != key:
+                docs: dict[str, Document] = {}
+                for site in sites:
+                    docs.update(build_site(site, origin, now))
+                start = datetime.combine(max(key[1]), datetime.min.time(), UTC)
+                self._built = (key, docs, min(start, now).timestamp())
+            return self._built[1], self._built[2]
+
     def _record(self, method: str, path: str, status: int) -> None:
         with self._lock:
             self.requests.append((method, path, status))
@@ -292,15 +357,27 @@ def main(argv: list[str] | None = None) -> int:
         default=8401,
         help="port (default: 8401, as in config/demo.yaml; 0 = any free port)",
     )
+    parser.add_argument(
+        "--now",
+        type=datetime.fromisoformat,
+        help="serve the sites as on this date-time with offset (default: the clock)",
+    )
     args = parser.parse_args(argv)
+    if args.now is not None and args.now.tzinfo is None:
+        parser.error("--now needs an offset, e.g. 2026-11-27T12:00:00+01:00")
     try:
-        sites = SampleSites(args.host, args.port).start()
+        sites = SampleSites(args.host, args.port, now=args.now).start()
     except OSError as exc:
         print(f"cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
     print(f"Sample member sites at {sites.base_url}/")
-    print(f"  Klaster Obróbki Metali (RSS 2.0):  {sites.url(METAL_FEED_PATH)}")
-    print(f"  Medienos partneriai (Atom 1.0):    {sites.url(WOOD_FEED_PATH)}")
+    for name, paths in (
+        ("Klaster Obróbki Metali", (METAL_FEED_PATH, METAL_JSON_FEED_PATH)),
+        ("  company profiles", (METAL_COMPANIES_PATH, METAL_COMPANIES_JSON_PATH)),
+        ("Medienos partneriai", (WOOD_FEED_PATH, WOOD_JSON_FEED_PATH)),
+        ("  company profiles", (WOOD_COMPANIES_PATH, WOOD_COMPANIES_JSON_PATH)),
+    ):
+        print(f"  {name + ':':24} " + "  ".join(sites.url(p) for p in paths))
     print("Press Ctrl+C to stop.", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:

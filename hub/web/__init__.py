@@ -16,10 +16,20 @@ from flask_babel import format_decimal
 from werkzeug.wrappers import Response
 
 from hub.registry import UI_LANGUAGES
+from hub.web import api_v1
+from hub.web import assets
+from hub.web import csrf
 from hub.web import labels
+from hub.web import outfeeds
+from hub.web import pagecache
 from hub.web import security
+from hub.web import seo
 from hub.web.api import bp as api_bp
 from hub.web.checker import bp as checker_bp
+from hub.web.clusters import bp as clusters_bp
+from hub.web.companies import bp as companies_bp
+from hub.web.jobs import bp as jobs_bp
+from hub.web.operator import bp as operator_bp
 from hub.web.pages import bp as pages_bp
 
 LANGUAGE_NAMES = {"pl": "Polski", "lt": "Lietuvių", "en": "English"}
@@ -34,6 +44,14 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(pages_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(checker_bp)
+    api_v1.init_app(app)  # the JSON API's read side; api_bp has the ping
+    outfeeds.init_app(app)
+    seo.init_app(app)
+    for blueprint in (jobs_bp, companies_bp, clusters_bp, operator_bp):
+        app.register_blueprint(blueprint)
+    csrf.init_app(app)  # every POST but the JSON API's needs the session's token
+    assets.init_app(app)
+    pagecache.init_app(app)  # before security: kept pages carry its headers
     security.init_app(app)
     app.add_url_rule("/", "root", _root)
     app.jinja_env.globals.update(

@@ -1,16 +1,17 @@
-"""Pages of the federation view: home, offers search, offer. Views hold no SQL."""
+"""Pages of the federation view: home, offers search, offer, status.
+
+Views hold no SQL."""
 
 from __future__ import annotations
 
 from flask import abort
-from flask import g
 from flask import render_template
-from flask import request
 
 from hub import listings
 from hub.db import get_session
-from hub.search import OfferQuery
-from hub.search import search_offers
+from hub.search import OFFER_FACETS
+from hub.web import operator
+from hub.web import search_page
 from hub.web.localized import localized_blueprint
 
 bp = localized_blueprint("pages", __name__)
@@ -26,32 +27,17 @@ def home() -> str:
     )
 
 
-FILTERS = ("kind", "cluster", "country", "language")
-
-
 @bp.get("/offers/")
 def offers() -> str:
     """Search with facets: every filter visible, removable, and counted."""
     db = get_session()
-    args = request.args
-    sort = args.get("sort")
-    query = OfferQuery(
-        text=args.get("q", "").strip()[:200],
-        page=args.get("page", 1, type=int) or 1,
-        sort="date" if sort == "date" else "relevance",
-        facets=True,
-        **{name: args.get(name) or None for name in FILTERS},
-    )
-    clusters = listings.list_clusters(db)
-    selected = {name: getattr(query, name) for name in FILTERS if getattr(query, name)}
+    found = search_page.run(db, search_page.read_query(OFFER_FACETS))
     return render_template(
         "offers.html",
-        query=query,
-        result=search_offers(db, query),
-        clusters=clusters,
-        cluster_names={c.slug: c.display_name(g.lang) for c in clusters},
-        filters=list(selected.items()),
-        selected=selected,
+        search=found,
+        query=found.query,
+        result=found.result,
+        filters=found.filters,
     )
 
 
@@ -68,7 +54,13 @@ def offer(offer_id: int) -> str:
 
 @bp.get("/status/")
 def status() -> str:
-    """Harvest health of every source: what failed, why, and when it is tried again."""
+    """Harvest health of every source: what failed, why, and when it is tried again.
+
+    A signed-in operator also gets a "harvest now" button per source (hub.web.operator).
+    """
     return render_template(
-        "status.html", health=listings.list_source_health(get_session())
+        "status.html",
+        health=listings.list_source_health(get_session()),
+        operator_enabled=operator.enabled(),
+        is_operator=operator.signed_in(),
     )
