@@ -63,14 +63,16 @@ class Timing:
         return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def run(url: str, repeat: int) -> tuple[dict[str, Timing], dict[str, int]]:
+def run(url: str, repeat: int) -> tuple[dict[str, Timing], dict[str, str]]:
     engine = hub_db.make_engine(url)
     sessions = hub_db.make_sessionmaker(engine)
     timings: dict[str, Timing] = {}
-    hits: dict[str, int] = {}
+    hits: dict[str, str] = {}
     with sessions() as db:
         for group, query in QUERIES:  # warm the caches once
-            hits[f"{group}: {query.text or '-'}"] = search_offers(db, query, NOW).total
+            page = search_offers(db, query, NOW)
+            more = "+" if page.total_is_lower_bound else ""
+            hits[f"{group}: {query.text or '-'}"] = f"{page.total}{more}"
         for _ in range(repeat):
             for group, query in QUERIES:
                 started = time.perf_counter()

@@ -15,14 +15,17 @@ would import them again, for every document) and runs only the parse and a
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import pickle
 import resource
 import select
 import signal
+import threading
 import time
 from collections.abc import Callable
+from collections.abc import Iterator
 from typing import Any
 from typing import TypeVar
 
@@ -31,6 +34,49 @@ from connectors.base import ConnectorError
 T = TypeVar("T")
 
 _HEADER = 8  # bytes of the length prefix of the child's answer
+
+
+class ForkGuard:
+    """Forks only while no other thread is inside lxml.
+
+    libxml2 keeps process-wide locks: a child forked while another thread held one
+    would wait for it forever. Code that uses lxml outside a parsing child (text
+    extraction, the web's feed and sitemap writers) runs between ``enter()`` and
+    ``leave()`` (or ``with guard.using():``); ``call`` forks when nobody does.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._users = 0
+
+    def enter(self) -> None:
+        with self._changed:
+            self._users += 1
+
+    def leave(self) -> None:
+        with self._changed:
+            self._users -= 1
+            if not self._users:
+                self._changed.notify_all()
+
+    @contextlib.contextmanager
+    def using(self) -> Iterator[None]:
+        self.enter()
+        try:
+            yield
+        finally:
+            self.leave()
+
+    @contextlib.contextmanager
+    def forking(self) -> Iterator[None]:
+        """Held around ``os.fork()``: waits for the users to leave, lets no new
+        one in meanwhile."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._users == 0)
+            yield
+
+
+FORK_GUARD = ForkGuard()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,7 +105,8 @@ def call(
     if not limits.isolate:
         return fn(*args)
     read_end, write_end = os.pipe()
-    pid = os.fork()
+    with FORK_GUARD.forking():
+        pid = os.fork()
     if pid == 0:  # the child: never returns
         os.close(read_end)
         _child(write_end, limits, fn, args)

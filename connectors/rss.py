@@ -24,6 +24,8 @@ from connectors.charset import to_utf8_xml
 from connectors.profile import parse_profile
 from connectors.profile import uses_profile
 from connectors.sniff import sniff
+from feeds.profile import Location
+from feeds.profile import Organisation
 
 TOMBSTONES_NS = "http://purl.org/atompub/tombstones/1.0"
 HISTORY_NS = "http://purl.org/syndication/history/1.0"
@@ -116,6 +118,7 @@ def _to_raw_item(entry: Any, feed_language: str | None) -> RawItem | None:
         or (entry.get("summary_detail") or {}).get("language")
         or (entry.get("title_detail") or {}).get("language")
     )
+    company, place = _job_manager(entry)
     return RawItem(
         guid=(entry.get("id") or "").strip() or None,
         link=link,
@@ -127,7 +130,18 @@ def _to_raw_item(entry: Any, feed_language: str | None) -> RawItem | None:
         author=entry.get("author"),
         categories=tuple(t["term"] for t in entry.get("tags", []) if t.get("term")),
         language=language or feed_language,
+        kind="job-offer" if company or place else None,
+        organisation=Organisation(name=company) if company else None,
+        location=Location(town=place) if place else None,
     )
+
+
+def _job_manager(entry: Any) -> tuple[str | None, str | None]:
+    """The company and town of a WP Job Manager listing (``job_listing:company``,
+    ``job_listing:location``, e.g. "Białystok, Polska": its first part)."""
+    company = (entry.get("job_listing_company") or "").strip() or None
+    location = (entry.get("job_listing_location") or "").split(",")[0].strip()
+    return company, location or None
 
 
 # Trailing junk after the end tag (a PHP notice...) is tolerated; a missing one is not.

@@ -14,15 +14,16 @@ from hub.recording import RunSummary
 
 
 def print_summaries(summaries: list[RunSummary]) -> None:
+    width = max([34, *(len(s.source) for s in summaries)])
     click.echo(
-        f"{'source':<34} {'status':<13} {'new':>5} {'updated':>8} {'unchanged':>10}"
-        f" {'withdrawn':>10} {'failed':>7}  error / warning"
+        f"{'source':<{width}} {'status':<13} {'new':>5} {'updated':>8}"
+        f" {'unchanged':>10} {'withdrawn':>10} {'failed':>7}  error / warning"
     )
     for s in summaries:
         note = f"{s.error_class}: {s.error}" if s.error else (s.warning or "")
         click.echo(
-            f"{s.source:<34} {s.status:<13} {s.new:>5} {s.updated:>8} {s.unchanged:>10}"
-            f" {s.withdrawn:>10} {s.failed:>7}  {note}"
+            f"{s.source:<{width}} {s.status:<13} {s.new:>5} {s.updated:>8}"
+            f" {s.unchanged:>10} {s.withdrawn:>10} {s.failed:>7}  {note}"
         )
 
 

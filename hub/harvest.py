@@ -13,16 +13,20 @@ offers already harvested.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import logging
+import os
 import random
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import as_completed
+from contextlib import AbstractContextManager
 from datetime import datetime
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -38,11 +42,13 @@ from connectors.base import FetchError
 from connectors.base import FetchResult
 from connectors.base import GetPage
 from connectors.base import PageCapReached
+from connectors.base import ParsedDocument
 from connectors.base import Source as SourceSpec
 from connectors.bounded import ParseLimits
 from connectors.http import HttpLimits
 from connectors.http import Validators
 from connectors.http import fetch
+from connectors.http import make_http
 from connectors.netguard import NetworkPolicy
 from connectors.robots import MAX_ROBOTS_BYTES
 from connectors.robots import RobotsCache
@@ -67,6 +73,8 @@ log = logging.getLogger(__name__)
 
 # A complete feed that shrinks below this share of its last size withdraws nothing.
 PRUNE_EVERY = timedelta(hours=1)
+# A crawl (many pages) must end before its lease does, or its run is lost.
+CRAWL_SECONDS = (scheduler.DEFAULT_LEASE - timedelta(minutes=1)).total_seconds()
 ROBOTS_AGENT = "ecoop-hub"  # the product token robots.txt groups match (RFC 9309)
 
 
@@ -110,6 +118,7 @@ class Harvester:
         self._pruned_at: datetime | None = None
         self._hosts: dict[str, threading.Semaphore] = {}
         self._hosts_lock = threading.Lock()
+        self._slots = True
 
     def tick(self) -> list[RunSummary]:
         """The scheduled job: reload the registry if it changed, expire offers whose
@@ -249,12 +258,7 @@ class Harvester:
             if outcome.body_hash == job.body_hash:
                 return outcome
             if hasattr(connector, "crawl"):
-                outcome.document = connector.crawl(
-                    job.spec,
-                    outcome.result,
-                    self._page_getter(job, getattr(connector, "scrapes", False)),
-                    job.crawl_state,
-                )
+                outcome.document = self._crawl(connector, job, outcome.result)
             else:  # in a child process: a deadline and a memory cap that hold
                 outcome.document = bounded.call(
                     connector.parse,
@@ -331,6 +335,27 @@ class Harvester:
         )
         return summary
 
+    def _crawl(self, connector: Any, job: Job, first: FetchResult) -> ParsedDocument:
+        """A crawler's run in a forked child, like any parse: its pages are fetched
+        and parsed there, under a deadline (the lease, less a margin) and the memory
+        cap. This thread holds the source's host slot meanwhile, so the child (which
+        has its own connections, no slots, and the robots.txt rules known so far)
+        fetches one page at a time from it, as the per-host limit wants."""
+        parent = os.getpid()
+        scrapes = getattr(connector, "scrapes", False)
+
+        def crawl() -> ParsedDocument:
+            if os.getpid() != parent:  # forked: nothing shared with other threads
+                self.http = make_http()
+                self._slots = False
+                self.robots.after_fork()
+            get = self._page_getter(job, scrapes)
+            return connector.crawl(job.spec, first, get, job.crawl_state)  # type: ignore[no-any-return]
+
+        limits = dataclasses.replace(self.parse_limits, timeout=CRAWL_SECONDS)
+        with self._host_slot(job.spec.url):
+            return bounded.call(crawl, url=first.url, limits=limits)
+
     def _page_getter(self, job: Job, scrapes: bool) -> GetPage:
         """The ``GetPage`` a crawler gets for one run: the same guards as the first
         fetch, robots.txt for scraping connectors, and the run's page cap."""
@@ -364,7 +389,9 @@ class Harvester:
                 self.http, url, accept="text/plain", limits=limits, policy=self.policy
             )
 
-    def _host_slot(self, url: str) -> threading.Semaphore:
+    def _host_slot(self, url: str) -> AbstractContextManager[object]:
+        if not self._slots:  # a crawl's child: its parent holds the slot
+            return contextlib.nullcontext()
         host = (urlsplit(url).hostname or "").lower()
         with self._hosts_lock:
             if host not in self._hosts:

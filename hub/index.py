@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import joinedload
 
+from hub import versions
 from hub.kinds import OfferStatus
 from hub.models import Cluster
 from hub.models import Offer
@@ -111,6 +112,7 @@ def upsert_offers(
     inserts: list[dict[str, object]] = []
     touched: list[int] = []
     orgs: dict[tuple[str, str], int] = {}
+    regroup: set[str] = set()  # groups with a new or changed version
     for data in offers:
         status = (
             OfferStatus.EXPIRED
@@ -132,6 +134,8 @@ def upsert_offers(
                 db.execute(sa.update(Offer).where(Offer.id == row.id).values(**seen))
             counts.unchanged += 1
             continue
+        if data.group:
+            regroup.add(data.group)
         content = {
             **_content(data),
             "country": data.country or source.cluster.country,
@@ -162,6 +166,7 @@ def upsert_offers(
         db.execute(sa.insert(Offer), inserts)
     for chunk in _chunks(touched):
         db.execute(sa.update(Offer).where(Offer.id.in_(chunk)).values(last_seen_at=now))
+    versions.regroup(db, source.id, regroup)
     return counts
 
 

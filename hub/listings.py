@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import joinedload
 
+from hub import versions
 from hub.kinds import OfferStatus
 from hub.models import Cluster
 from hub.models import HarvestRun
@@ -34,7 +35,7 @@ def list_cluster_summaries(db: Session) -> list[ClusterSummary]:
     counts = dict(
         db.execute(
             sa.select(Offer.cluster_id, sa.func.count())
-            .where(Offer.status == OfferStatus.ACTIVE)
+            .where(Offer.status == OfferStatus.ACTIVE, versions.one_per_offer())
             .group_by(Offer.cluster_id)
         ).all()
     )
@@ -52,9 +53,13 @@ def list_cluster_summaries(db: Session) -> list[ClusterSummary]:
 
 
 def list_latest_offers(
-    db: Session, limit: int = 10, cluster_id: int | None = None
+    db: Session,
+    limit: int = 10,
+    cluster_id: int | None = None,
+    language: str | None = None,
 ) -> list[Offer]:
-    """The newest live offers, of one cluster if ``cluster_id`` is given."""
+    """The newest live offers, of one cluster if ``cluster_id`` is given; one version
+    of each, the one shown in ``language`` (hub.versions), if it is given."""
     query = (
         sa.select(Offer)
         .options(joinedload(Offer.cluster), joinedload(Offer.organisation))
@@ -64,6 +69,8 @@ def list_latest_offers(
     )
     if cluster_id is not None:
         query = query.where(Offer.cluster_id == cluster_id)
+    if language is not None:
+        query = query.where(versions.shown_in(language))
     return list(db.scalars(query))
 
 
@@ -160,6 +167,54 @@ def list_language_versions(db: Session, offer: Offer) -> list[Offer]:
     )
 
 
+SIMILAR_CANDIDATES = 200  # newest offers of the same kind weighed per offer page
+
+
+def list_similar_offers(
+    db: Session, offer: Offer, language: str, limit: int = 5
+) -> list[Offer]:
+    """Live offers like ``offer``: of its kind, weighed by shared sectors,
+    occupations and categories, then town and cluster, newest first among equals;
+    one version of each (the one shown in ``language``), none of its own group."""
+    query = (
+        sa.select(Offer)
+        .options(joinedload(Offer.cluster), joinedload(Offer.organisation))
+        .where(
+            Offer.kind == offer.kind,
+            Offer.status == OfferStatus.ACTIVE,
+            Offer.id != offer.id,
+            versions.shown_in(language),
+        )
+        .order_by(Offer.published_at.desc(), Offer.id.desc())
+        .limit(SIMILAR_CANDIDATES)
+    )
+    if offer.group_key:
+        query = query.where(
+            sa.or_(
+                Offer.source_id != offer.source_id,
+                Offer.group_key.is_(None),
+                Offer.group_key != offer.group_key,
+            )
+        )
+
+    def likeness(other: Offer) -> int:
+        shared = (
+            len(set(offer.sectors) & set(other.sectors))
+            + len(set(offer.occupations) & set(other.occupations))
+            + len(
+                {c.lower() for c in offer.categories}
+                & {c.lower() for c in other.categories}
+            )
+        )
+        same_town = bool(offer.town) and fold(offer.town or "") == fold(
+            other.town or ""
+        )
+        return 4 * shared + 2 * same_town + (other.cluster_id == offer.cluster_id)
+
+    ranked = sorted(db.scalars(query), key=likeness, reverse=True)  # stable: newest
+    return [other for other in ranked if likeness(other) > 0][:limit]
+
+
 # --- clusters and organisations -----------------------------------------------------
 
 
@@ -172,7 +227,11 @@ def count_offers_by_kind(db: Session, cluster_id: int) -> dict[str, int]:
     """Live offers of a cluster per kind, most first."""
     rows = db.execute(
         sa.select(Offer.kind, sa.func.count())
-        .where(Offer.cluster_id == cluster_id, Offer.status == OfferStatus.ACTIVE)
+        .where(
+            Offer.cluster_id == cluster_id,
+            Offer.status == OfferStatus.ACTIVE,
+            versions.one_per_offer(),
+        )
         .group_by(Offer.kind)
         .order_by(sa.func.count().desc(), Offer.kind)
     )
@@ -213,7 +272,11 @@ def list_organisations(
     (``lodz`` finds ``Łódź``), of a cluster (one of its offers) and a country."""
     live = (
         sa.select(Offer.organisation_id, sa.func.count().label("offers"))
-        .where(Offer.status == OfferStatus.ACTIVE, Offer.organisation_id.is_not(None))
+        .where(
+            Offer.status == OfferStatus.ACTIVE,
+            Offer.organisation_id.is_not(None),
+            versions.one_per_offer(),
+        )
         .group_by(Offer.organisation_id)
         .subquery()
     )
@@ -261,7 +324,9 @@ def find_organisation(db: Session, organisation_id: int) -> OrganisationSummary 
         return None
     offers = db.scalar(
         sa.select(sa.func.count()).where(
-            Offer.organisation_id == org.id, Offer.status == OfferStatus.ACTIVE
+            Offer.organisation_id == org.id,
+            Offer.status == OfferStatus.ACTIVE,
+            versions.one_per_offer(),
         )
     )
     return OrganisationSummary(

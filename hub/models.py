@@ -176,6 +176,9 @@ class Offer(Base):
     contact: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # the language versions of one offer share a group within their source
     group_key: Mapped[str | None] = mapped_column(sa.String(500))
+    # the site languages this version stands for its group in ("|pl|lt|en|" when it
+    # has no other versions): one result per real offer (hub.versions)
+    shown_in: Mapped[str] = mapped_column(sa.String(40), default="|pl|lt|en|")
     url: Mapped[str | None] = mapped_column(sa.String(2000))
     published_at: Mapped[datetime]
     updated_at: Mapped[datetime | None]

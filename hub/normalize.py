@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Iterable
 from datetime import datetime
 
 from connectors.base import RawItem
@@ -128,13 +129,6 @@ def to_offer(source: Source, key: str, item: RawItem, now: datetime) -> OfferDat
     digest = hashlib.sha256(
         json.dumps(facts, ensure_ascii=False, default=list).encode()
     ).hexdigest()
-    searchable = [
-        title,
-        organisation.name if organisation else "",
-        town or "",
-        " ".join(categories),
-        body_text,
-    ]
     return OfferData(
         guid=key,
         kind=kind,
@@ -148,7 +142,13 @@ def to_offer(source: Source, key: str, item: RawItem, now: datetime) -> OfferDat
         updated_at=updated,
         valid_through=item.valid_through,
         content_hash=digest,
-        search_text=fold(" ".join(searchable)),
+        search_text=searchable_text(
+            title,
+            organisation.name if organisation else None,
+            town,
+            categories,
+            body_text,
+        ),
         organisation=organisation,
         country=country.upper() if country else None,
         town=town,
@@ -156,6 +156,19 @@ def to_offer(source: Source, key: str, item: RawItem, now: datetime) -> OfferDat
         occupations=item.occupations,
         contact=contact,
         group=item.group,
+    )
+
+
+def searchable_text(
+    title: str,
+    organisation: str | None,
+    town: str | None,
+    categories: Iterable[str],
+    body_text: str,
+) -> str:
+    """What full-text search reads of one offer, folded (hub.text.fold)."""
+    return fold(
+        " ".join([title, organisation or "", town or "", *categories, body_text])
     )
 
 

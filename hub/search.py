@@ -2,7 +2,9 @@
 
 SQLite uses the FTS5 table and PostgreSQL the weighted tsvector that migration 0002
 creates (hub/search_ddl.py); both index the same folded text, and hub/search_query.py
-turns what a visitor typed into the same query for each. Reads only; no writes.
+turns what a visitor typed into the same query for each; hub/search_engines.py
+holds each engine's pieces. Work per request is bounded by one window of matches
+(WINDOW, below). Reads only; no writes.
 """
 
 from __future__ import annotations
@@ -19,14 +21,21 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm import joinedload
 
 from hub import search_query
+from hub import versions
 from hub.kinds import OfferKind
 from hub.kinds import OfferStatus
 from hub.models import Cluster
 from hub.models import Offer
 from hub.places import find_place
+from hub.search_engines import Postgres
+from hub.search_engines import Sqlite
+from hub.search_engines import engine_for
 from hub.search_query import ParsedQuery
 
 MAX_PER_PAGE = 100
+Engine = Sqlite | Postgres
+# hub/exports.py builds its own listing from these two.
+_engine = engine_for
 # facet_counts' default set; a query may ask for any of ALL_FACETS.
 FACETS = ("kind", "cluster", "country", "language")
 OFFER_FACETS = (
@@ -51,16 +60,13 @@ _FACET_FIELDS = {
     "occupation": "occupation",
     "posted": "posted_within",
 }
-# Ranking (issue 8): title above categories above body...
-SQLITE_WEIGHTS = (10.0, 4.0, 1.0)  # bm25() column weights: title, categories, body
-# ...and recent offers boosted: the text score is divided by 1 + age / RECENCY_DAYS,
-# so an offer of that age needs twice the text score of a new one.
-RECENCY_DAYS = 90.0
-
-_FTS = sa.table("offers_fts", sa.column("rowid"))
-_FTS_NAME = sa.literal_column("offers_fts")
-_VECTOR = sa.literal_column("offers.search_vector")
-_SIMPLE = sa.literal_column("'simple'::regconfig")
+# Bounded work per request (issue 8; bench/README.md): one window of the WINDOW
+# newest matches (highest id: the latest harvested, an order both indexes give
+# without sorting). The total is counted up to WINDOW (OfferPage.total_is_lower_bound
+# beyond it); relevance ranks the window (every match when there are fewer), further
+# matches follow newest first; each facet group is counted over its own window
+# (OfferPage.facets_are_lower_bounds when one is full).
+WINDOW = 1_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,6 +86,9 @@ class OfferQuery:
     organisation: int | None = None  # an Organisation id
     posted_within: int | None = None  # days
     kinds: tuple[str, ...] = ()  # a scope, not a filter: only these kinds at all
+    # the visitor's language: one version per group of language versions, theirs
+    # first (hub.versions); None: every version
+    view_language: str | None = None
     sort: Literal["relevance", "date"] = "relevance"
     status: str | None = OfferStatus.ACTIVE  # None: every status
     # also fill OfferPage.facets (see facet_counts): True for FACETS, or facet names
@@ -93,6 +102,10 @@ class OfferPage:
     page: int
     per_page: int
     facets: dict[str, list[tuple[str, int]]] = dataclasses.field(default_factory=dict)
+    # total is WINDOW and more offers match ("more than 1,000")
+    total_is_lower_bound: bool = False
+    # some facet counts were taken over a sample of the matches: each is a lower bound
+    facets_are_lower_bounds: bool = False
 
     @property
     def pages(self) -> int:
@@ -114,24 +127,33 @@ def search_offers(
     engine = _engine(db)
     per_page = min(max(1, query.per_page), MAX_PER_PAGE)
     page = max(1, query.page)
-    where = [*engine.match(parsed), *_filters(query, engine, now)]
-    base = engine.join(sa.select(sa.func.count()).select_from(Offer), parsed)
-    total = db.scalar(base.where(*where)) or 0
-    order: list[sa.ColumnElement[object]] = []
+    engine.prepare(db)
+    match, filters = engine.match(parsed), _filters(query, engine, now)
+    matched = engine.join(sa.select(Offer.id), parsed).where(*filters, *match)
+    offset = (page - 1) * per_page
+    facets: dict[str, list[tuple[str, int]]] = {}
+    sampled = False
     if query.sort == "relevance" and parsed.include:
-        order.append(engine.score(parsed, now).desc())
-    order += [Offer.published_at.desc(), Offer.id.desc()]
-    # Two steps: rank ids (SQLite reads them from a covering index, the sorter holds
-    # no wide rows), then load one page of offers.
-    ids = list(
-        db.scalars(
-            engine.join(sa.select(Offer.id), parsed)
-            .where(*where)
-            .order_by(*order)
-            .offset((page - 1) * per_page)
-            .limit(per_page)
+        # One statement ranks the window and counts the facets it shares.
+        facets, sampled, ranked = _windows(db, query, now, rank=True)
+        total, ids = len(ranked), ranked[offset : offset + per_page]
+        if len(ids) < per_page and total > WINDOW:
+            rest = matched.order_by(engine.newest(parsed))
+            rest = rest.offset(max(offset, total)).limit(per_page - len(ids))
+            ids += db.scalars(rest)
+    else:
+        total = db.scalar(
+            sa.select(sa.func.count()).select_from(matched.limit(WINDOW + 1).subquery())
         )
-    )
+        if (total or 0) > WINDOW and parsed.include:
+            # Many matches: walk the date index and stop early, probing each offer.
+            matched = sa.select(Offer.id).where(*engine.probe(parsed), *filters)
+        # Rank ids (SQLite reads them from a covering index, the sorter holds no
+        # wide rows), then load one page of offers.
+        by_date = matched.order_by(Offer.published_at.desc(), Offer.id.desc())
+        ids = list(db.scalars(by_date.offset(offset).limit(per_page)))
+        if query.facets:
+            facets, sampled, _ = _windows(db, query, now)
     rows = {
         o.id: o
         for o in db.scalars(
@@ -141,8 +163,15 @@ def search_offers(
         )
     }
     offers = [rows[i] for i in ids if i in rows]
-    facets = facet_counts(db, query, now) if query.facets else {}
-    return OfferPage(offers, total, page, per_page, facets)
+    return OfferPage(
+        offers,
+        min(total or 0, WINDOW),
+        page,
+        per_page,
+        facets,
+        total_is_lower_bound=(total or 0) > WINDOW,
+        facets_are_lower_bounds=sampled,
+    )
 
 
 def facet_counts(
@@ -156,39 +185,104 @@ def facet_counts(
     value first (``posted``: shortest period first); offers without a value are not
     counted. Values are strings: a cluster's slug, an organisation's id, an ESCO URI,
     a NACE code, a town's gazetteer key (its names in every language are one town),
-    the days of ``posted``.
+    the days of ``posted``. Beyond WINDOW matches a facet is counted over the
+    WINDOW newest ones (see OfferPage.facets_are_lower_bounds).
     """
-    now = now or datetime.now(UTC)
-    names = _facet_names(query)
+    query = dataclasses.replace(query, facets=query.facets or True)
+    return _windows(db, query, now or datetime.now(UTC))[0]
+
+
+def _windows(
+    db: Session, query: OfferQuery, now: datetime, rank: bool = False
+) -> tuple[dict[str, list[tuple[str, int]]], bool, list[int]]:
+    """facet_counts (when ``query.facets``), whether any was counted over a full
+    window, and (``rank``) the ids of ``query``'s window best first."""
+    names = _facet_names(query) if query.facets else ()
     parsed = search_query.parse(query.text)
     engine = _engine(db)
-    # Facets that share the same filters share one query (one text match).
-    groups: dict[tuple[str, ...], list[str]] = {}
+    engine.prepare(db)
+    # Facets that share the same filters share one window (one text match).
+    groups: dict[tuple[str, ...], list[str]] = {(): []} if rank else {}
     for facet in names:
         field = _FACET_FIELDS[facet]
         dropped = (field,) if getattr(query, field) else ()
         groups.setdefault(dropped, []).append(facet)
     result: dict[str, list[tuple[str, int]]] = {f: [] for f in names}
+    sampled = False
+    ranked: list[int] = []
     for dropped, facets in groups.items():
         unfiltered = dataclasses.replace(query, **{f: None for f in dropped})
-        matched = (
-            engine.join(sa.select(*_FACET_COLUMNS).select_from(Offer), parsed)
-            .where(*engine.match(parsed), *_filters(unfiltered, engine, now))
-            .cte("matched")
-            .prefix_with("MATERIALIZED")
-        )
-        parts = [p for f in facets for p in _facet_selects(matched, f, engine, now)]
-        rows = db.execute(sa.union_all(*parts) if len(parts) > 1 else parts[0])
-        for facet, value, count in rows:
-            if count:
-                result[facet].append((str(value), int(count)))
+        size, counts, ids = _window(db, engine, parsed, unfiltered, now, facets, rank)
+        sampled = sampled or (size > WINDOW and bool(facets))
+        result.update(counts)
+        ranked = ids if not dropped else ranked
     result = {f: _merge_towns(v) if f == "town" else v for f, v in result.items()}
     for facet, values in result.items():
         if facet == "posted":
             values.sort(key=lambda vc: int(vc[0]))
         else:
             values.sort(key=lambda vc: (-vc[1], vc[0]))
-    return result
+    return result, sampled, ranked
+
+
+def _window(
+    db: Session,
+    engine: Engine,
+    parsed: ParsedQuery,
+    query: OfferQuery,
+    now: datetime,
+    facets: list[str],
+    rank: bool,
+) -> tuple[int, dict[str, list[tuple[str, int]]], list[int]]:
+    """One statement over the window (the WINDOW + 1 newest matches of ``query``):
+    its size, the counts of ``facets`` in it and (``rank``) its ids best first."""
+    names = {c for f in facets for c in _FACET_COLUMNS[f]}
+    names |= {"published_at"} if rank else set()
+    columns: list[sa.ColumnElement[Any]] = [Offer.id]
+    columns += [getattr(Offer, c) for c in sorted(names)]
+    if rank:
+        columns.append(engine.score(parsed, now).label("score"))
+    window = (
+        engine.join(sa.select(*columns), parsed)
+        .where(*_filters(query, engine, now), *engine.match(parsed))
+        .order_by(engine.newest(parsed))
+        .limit(WINDOW + 1)
+        .cte("window")
+        .prefix_with("MATERIALIZED")
+    )
+    parts = [p for f in facets for p in _facet_selects(window, f, engine, now)]
+    empty = sa.literal("", sa.String)
+    parts.append(
+        sa.select(sa.literal(_SIZE, sa.String), empty, sa.func.count()).select_from(
+            window
+        )
+    )
+    if rank:
+        order = (
+            window.c.score.desc(),
+            window.c.published_at.desc(),
+            window.c.id.desc(),
+        )
+        position = sa.func.row_number().over(order_by=order)
+        parts.append(
+            sa.select(
+                sa.literal(_RANK, sa.String), sa.cast(window.c.id, sa.String), position
+            )
+        )
+    size, ranked = 0, []
+    counts: dict[str, list[tuple[str, int]]] = {f: [] for f in facets}
+    for facet, value, count in db.execute(sa.union_all(*parts)):
+        if facet == _SIZE:
+            size = int(count)
+        elif facet == _RANK:
+            ranked.append((int(count), int(value)))
+        elif count:
+            counts[facet].append((str(value), int(count)))
+    return size, counts, [i for _, i in sorted(ranked)]
+
+
+_RANK = "#rank"  # not a facet name: a window row's id and its place by relevance
+_SIZE = "#matched"  # not a facet name: the row counting a group's matches
 
 
 def _facet_names(query: OfferQuery) -> tuple[str, ...]:
@@ -200,23 +294,23 @@ def _facet_names(query: OfferQuery) -> tuple[str, ...]:
     return FACETS
 
 
-_FACET_COLUMNS = (
-    Offer.id,
-    Offer.kind,
-    Offer.cluster_id,
-    Offer.country,
-    Offer.language,
-    Offer.town,
-    Offer.organisation_id,
-    Offer.published_at,
-    Offer.sectors,
-    Offer.occupations,
-)
+# The offers columns each facet reads.
+_FACET_COLUMNS = {
+    "kind": ("kind",),
+    "cluster": ("cluster_id",),
+    "country": ("country",),
+    "town": ("town",),
+    "language": ("language",),
+    "sector": ("sectors",),
+    "organisation": ("organisation_id",),
+    "occupation": ("occupations",),
+    "posted": ("published_at",),
+}
 _JSON_FACETS = {"sector": "sectors", "occupation": "occupations"}
 
 
 def _facet_selects(
-    matched: sa.CTE, facet: str, engine: _Sqlite | _Postgres, now: datetime
+    matched: sa.CTE, facet: str, engine: Engine, now: datetime
 ) -> list[sa.Select[Any]]:
     """The SELECTs of one facet's (facet, value, count) rows over ``matched``."""
     label = sa.literal(facet, sa.String)
@@ -260,11 +354,13 @@ def _merge_towns(values: list[tuple[str, int]]) -> list[tuple[str, int]]:
 
 
 def _filters(
-    query: OfferQuery, engine: _Sqlite | _Postgres, now: datetime
+    query: OfferQuery, engine: Engine, now: datetime
 ) -> list[sa.ColumnElement[bool]]:
     where: list[sa.ColumnElement[bool]] = []
     if query.status:
         where.append(Offer.status == query.status)
+    if query.view_language:
+        where.append(versions.shown_in(query.view_language))
     if query.kinds:
         where.append(Offer.kind.in_([_clean(k) for k in query.kinds]))
     if query.cluster:
@@ -308,95 +404,3 @@ def _filters(
 def _clean(value: str) -> str:
     # Filters come from URLs; PostgreSQL refuses NUL in text, SQLite stores it.
     return value.replace("\x00", "")
-
-
-# --- engines ------------------------------------------------------------------------
-
-
-class _Sqlite:
-    """FTS5: MATCH on offers_fts, bm25() with column weights."""
-
-    def join(self, select: sa.Select[Any], parsed: ParsedQuery) -> sa.Select[Any]:
-        if not parsed.include:
-            return select
-        return select.join(_FTS, _FTS.c.rowid == Offer.id)
-
-    def match(self, parsed: ParsedQuery) -> list[sa.ColumnElement[bool]]:
-        if parsed.include:
-            text = search_query.to_fts5(parsed.include)
-            if parsed.exclude:
-                text = f"({text}) NOT ({search_query.to_fts5_any(parsed.exclude)})"
-            return [_FTS_NAME.op("MATCH")(sa.bindparam("fts_query", text))]
-        if parsed.exclude:
-            excluded = sa.select(_FTS.c.rowid).where(
-                _FTS_NAME.op("MATCH")(
-                    sa.bindparam(
-                        "fts_exclude", search_query.to_fts5_any(parsed.exclude)
-                    )
-                )
-            )
-            return [Offer.id.not_in(excluded)]
-        return []
-
-    def score(self, parsed: ParsedQuery, now: datetime) -> sa.ColumnElement[float]:
-        # bm25() is negative, better matches more so.
-        bm25 = -sa.func.bm25(_FTS_NAME, *SQLITE_WEIGHTS)
-        age = sa.func.julianday(_sqlite_time(now)) - sa.func.julianday(
-            Offer.published_at
-        )
-        return bm25 / (1.0 + sa.func.max(age, 0.0) / RECENCY_DAYS)
-
-    def json_values(self, column: sa.ColumnElement[Any]) -> sa.TableValuedAlias:
-        """The elements of a JSON array column, as rows of ``value``."""
-        return sa.func.json_each(column).table_valued("value")
-
-
-class _Postgres:
-    """tsvector @@ tsquery on the GIN-indexed column, ts_rank() with A/B/C weights."""
-
-    def join(self, select: sa.Select[Any], parsed: ParsedQuery) -> sa.Select[Any]:
-        return select
-
-    def match(self, parsed: ParsedQuery) -> list[sa.ColumnElement[bool]]:
-        if parsed.include:
-            text = search_query.to_tsquery(parsed.include)
-            if parsed.exclude:
-                text = f"({text}) & !({search_query.to_tsquery_any(parsed.exclude)})"
-            return [_VECTOR.op("@@")(_tsquery("ts_query", text))]
-        if parsed.exclude:
-            excluded = search_query.to_tsquery_any(parsed.exclude)
-            return [sa.not_(_VECTOR.op("@@")(_tsquery("ts_exclude", excluded)))]
-        return []
-
-    def score(self, parsed: ParsedQuery, now: datetime) -> sa.ColumnElement[float]:
-        text = search_query.to_tsquery(parsed.include)
-        rank = sa.func.ts_rank(_VECTOR, _tsquery("ts_rank_query", text))
-        now_param = sa.bindparam("now", now, sa.DateTime(timezone=True))
-        age = sa.extract("epoch", now_param - Offer.published_at) / 86400.0
-        return rank / (1.0 + sa.func.greatest(age, 0.0) / RECENCY_DAYS)
-
-    def json_values(self, column: sa.ColumnElement[Any]) -> sa.TableValuedAlias:
-        # Our writers store lists only; a stray non-array must not abort a search.
-        array = sa.case(
-            (sa.func.json_typeof(column) == "array", column),
-            else_=sa.cast(sa.literal("[]"), sa.JSON),
-        )
-        return sa.func.json_array_elements_text(array).table_valued("value")
-
-
-def _tsquery(name: str, text: str) -> sa.ColumnElement[object]:
-    return sa.func.to_tsquery(_SIMPLE, sa.bindparam(name, text, sa.Text))
-
-
-def _sqlite_time(now: datetime) -> str:
-    # As SQLAlchemy stores UTCDateTime on SQLite: naive UTC text.
-    return now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
-def _engine(db: Session) -> _Sqlite | _Postgres:
-    name = db.get_bind().dialect.name
-    if name == "sqlite":
-        return _Sqlite()
-    if name == "postgresql":
-        return _Postgres()
-    raise NotImplementedError(f"no search engine for dialect {name!r}")

@@ -19,6 +19,8 @@ from sqlalchemy.engine import Connection
 MAX_INDEXED_CHARS = 50_000
 
 SQLITE_FTS = "offers_fts"
+# FTS5 prefix indexes (lengths in characters): longer prefixes merge doclists.
+SQLITE_PREFIX_INDEX = (2, 3)
 SQLITE_TRIGGERS = ("offers_fts_ai", "offers_fts_ad", "offers_fts_au")
 # Covering indexes for search (filters, sort keys, facets without reading the wide
 # offers rows): ~10x on counts and facet counts (bench/README.md). The first one, led
@@ -108,7 +110,8 @@ def sqlite_install() -> list[str]:
         # prefix='2 3': typed-ahead prefixes of 2-3 letters use a prefix index.
         "CREATE VIRTUAL TABLE offers_fts USING fts5(title, categories, search_text, "
         "content='offers', content_rowid='id', "
-        "tokenize='unicode61 remove_diacritics 2', prefix='2 3')",
+        "tokenize='unicode61 remove_diacritics 2', "
+        f"prefix='{' '.join(map(str, SQLITE_PREFIX_INDEX))}')",
         "CREATE TRIGGER offers_fts_ai AFTER INSERT ON offers BEGIN "
         f"{_SQLITE_INSERT}{_sqlite_values('new')}); END",
         "CREATE TRIGGER offers_fts_ad AFTER DELETE ON offers BEGIN "

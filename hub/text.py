@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 import lxml.html
 import nh3
 
+from connectors.bounded import FORK_GUARD
+
 # Letters NFKD does not decompose (ł is a letter of its own, not l + accent).
 _EXTRA = str.maketrans(
     {
@@ -80,19 +82,25 @@ def sanitize_html(html: str) -> str:
     ).strip()
 
 
+_BLOCKS = ("p", "li", "br", "div", "h1", "h2", "h3", "h4", "tr")
+
+
 def html_to_text(html: str) -> str:
     """Visible text of an HTML fragment, whitespace collapsed."""
     if not html or not html.strip():
         return ""
     if "<" not in html and "&" not in html:
         return squash(html)
-    try:
-        fragment = lxml.html.fragment_fromstring(html, create_parent="div")
-    except Exception:  # lxml raises several types on junk; plain text is still useful
-        return squash(nh3.clean(html, tags=set()))
-    for block in fragment.iter("p", "li", "br", "div", "h1", "h2", "h3", "h4", "tr"):
-        block.tail = " " + (block.tail or "")
-    return squash(fragment.text_content())
+    with FORK_GUARD.using():  # lxml in a pool thread: no fork meanwhile
+        try:
+            fragment = lxml.html.fragment_fromstring(html, create_parent="div")
+        except Exception:  # lxml raises several types on junk; plain text still helps
+            return squash(nh3.clean(html, tags=set()))
+        for block in fragment.iter(
+            "p", "li", "br", "div", "h1", "h2", "h3", "h4", "tr"
+        ):
+            block.tail = " " + (block.tail or "")
+        return squash(fragment.text_content())
 
 
 def is_http_url(url: str | None) -> bool:

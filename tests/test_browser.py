@@ -18,6 +18,7 @@ from feeds.samples import sample_offers
 from hub.models import Cluster
 from hub.models import Offer
 from hub.registry import load
+from hub.versions import one_per_offer
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,11 +61,11 @@ def test_visitor_filters_by_cluster_and_switches_language(
             db.execute(
                 sa.select(Cluster.slug, sa.func.count())
                 .join(Offer, Offer.cluster_id == Cluster.id)
-                .where(Offer.status == "active")
+                .where(Offer.status == "active", one_per_offer())
                 .group_by(Cluster.slug)
             ).all()
         )
-    total, wood = sum(live.values()), live["medienospartneriai"]
+    total, wood = sum(live.values()), live["medienospartneriai"]  # real offers
     page.set_viewport_size({"width": 390, "height": 844})  # a phone
     page.goto(live_server + "/en/offers/")
     expect(page.get_by_role("status")).to_have_text(f"{total} offers found")
@@ -106,3 +107,29 @@ def test_webmaster_checks_a_feed(page: Page, live_server: str) -> None:
     expect(page.locator("li.offer .title").first).to_have_text(
         "Spawanie i cięcie laserowe – wolne moce przerobowe"
     )
+
+
+@pytest.mark.parametrize("language", ["pl", "lt"])
+def test_screenshots_of_home_search_and_offer(
+    page: Page, live_server: str, output_path: str, language: str
+) -> None:
+    """Test artefacts: what a visitor sees, in test-results/ (kept by CI)."""
+    out = Path(output_path)
+    out.mkdir(parents=True, exist_ok=True)
+    page.set_viewport_size({"width": 1200, "height": 900})
+    shots = {}
+    page.goto(f"{live_server}/{language}/")
+    shots["home"] = page.screenshot(
+        path=str(out / f"home-{language}.png"), full_page=True
+    )
+    page.goto(f"{live_server}/{language}/offers/?q=cnc")
+    expect(page.locator("li.offer").first).to_be_visible()
+    shots["search"] = page.screenshot(
+        path=str(out / f"search-{language}.png"), full_page=True
+    )
+    page.locator("li.offer a.title").first.click()
+    expect(page.locator("h1")).to_be_visible()
+    shots["offer"] = page.screenshot(
+        path=str(out / f"offer-{language}.png"), full_page=True
+    )
+    assert all(len(png) > 10_000 for png in shots.values())

@@ -161,7 +161,13 @@ CHECK_PAGE = """() => {
       bad.push('META refresh');
     }
   }
-  for (const s of document.scripts) if (!s.src) bad.push('inline script');
+  for (const s of document.scripts) {
+    if (s.type === 'application/ld+json') {
+      try { JSON.parse(s.textContent); } catch (e) { bad.push('broken JSON-LD'); }
+    } else if (!s.src) {
+      bad.push('inline script');
+    }
+  }
   if (window.__pwned) bad.push('window.__pwned set');
   return bad;
 }"""

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from flask.testing import FlaskClient
 from helpers import LOOPBACK
 from helpers import Clock
 from helpers import write_registry
@@ -24,6 +26,7 @@ from connectors.base import ParsedDocument
 from connectors.base import ParseError
 from connectors.base import RawItem
 from connectors.base import Source
+from connectors.bounded import FORK_GUARD
 from connectors.bounded import ParseLimits
 from connectors.bounded import call
 from connectors.http import make_http
@@ -128,3 +131,34 @@ def test_a_stuck_parse_loses_nothing_and_stops_no_other_source(
     with sessions() as db:
         offers = {o.title: o.status for o in db.scalars(sa.select(Offer))}
     assert offers == {"a ok": "active", "b changed": "active"}
+
+
+def test_no_fork_happens_while_another_thread_is_inside_lxml() -> None:
+    inside, forked = threading.Event(), threading.Event()
+    leave = threading.Event()
+
+    def lxml_user() -> None:
+        with FORK_GUARD.using():
+            inside.set()
+            leave.wait(10)
+
+    def forker() -> None:
+        call(os.getpid, url="x", limits=QUICK)
+        forked.set()
+
+    user = threading.Thread(target=lxml_user)
+    user.start()
+    inside.wait(5)
+    fork = threading.Thread(target=forker)
+    fork.start()
+    assert not forked.wait(0.5)  # waits for the lxml user to leave
+    leave.set()
+    assert forked.wait(10)
+    user.join()
+    fork.join()
+
+
+def test_a_web_request_holds_the_guard_only_while_it_runs(client: FlaskClient) -> None:
+    assert client.get("/en/").status_code == 200
+    assert client.post("/en/check-feed/", data={}).status_code == 400  # CSRF refusal
+    assert FORK_GUARD._users == 0  # every request left, refused ones included

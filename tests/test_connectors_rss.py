@@ -226,3 +226,22 @@ def test_fetch_caps_the_decompressed_body(httpserver: HTTPServer) -> None:
             policy=LOOPBACK,
         )
     assert info.value.error_class == "too_large"
+
+
+def test_a_wp_job_manager_feed_gives_job_offers_with_company_and_town() -> None:
+    body = (DATA / "wordpress" / "job-manager-feed.xml").read_bytes()
+    result = FetchResult("https://metalklaster.pl/?feed=job_feed", 200, {}, body)
+    items = get_connector("rss").parse(source(result.url), result).items
+    assert [(i.title, i.kind) for i in items] == [
+        ("Spawacz MIG/MAG – Ełk", "job-offer"),
+        ("Operator maszyn CNC", "job-offer"),
+    ]
+    assert [i.organisation.name for i in items if i.organisation] == [
+        "Spaw-Mont Ełk s.c.",
+        "Metal-Tech Białystok Sp. z o.o.",
+    ]
+    assert [i.location.town for i in items if i.location] == ["Ełk", "Białystok"]
+    assert items[0].language == "pl"
+    assert (
+        items[0].content is not None and "<strong>MIG/MAG</strong>" in items[0].content
+    )

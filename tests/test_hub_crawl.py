@@ -160,3 +160,47 @@ def test_a_failed_page_loses_its_items_only_and_is_shown_on_the_run(
     with sessions() as db:
         stored = db.scalar(sa.select(HarvestRun.warning))
     assert stored == run.warning
+
+
+class _StuckCrawler(_ListCrawler):
+    """Reads its pages, then spins when a page says STALL (a pathological parse)."""
+
+    source_type = "test-stuck"
+
+    def crawl(
+        self,
+        source: Source,
+        first: FetchResult,
+        get: GetPage,
+        state: Mapping[str, Any],
+    ) -> ParsedDocument:
+        document = super().crawl(source, first, get, {})
+        while any(item.title == "STALL" for item in document.items):
+            pass
+        return document
+
+
+def test_a_crawl_that_never_ends_is_stopped_and_loses_nothing(
+    httpserver: HTTPServer,
+    tmp_path: Path,
+    sessions: sessionmaker[Session],
+    harvester: Harvester,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(connectors._REGISTRY, "test-stuck", _StuckCrawler())
+    monkeypatch.setattr("hub.harvest.CRAWL_SECONDS", 1.0)
+    registry = write_registry(
+        tmp_path / "clusters.yaml",
+        {"list": httpserver.url_for("/list")},
+        type_="test-stuck",
+    )
+    with sessions() as db:
+        index.sync_registry(db, load(registry), clock())
+    _serve(httpserver, "a@1", {"a": "Spawanie"})
+    [first] = harvester.run(due_only=False)
+    assert (first.status, first.new) == ("ok", 1)
+    _serve(httpserver, "a@2 b@1", {"a": "Spawanie", "b": "STALL"})
+    [stuck] = harvester.run(due_only=False)
+    assert (stuck.status, stuck.error_class) == ("error", "parse_timeout")
+    assert _offers(sessions) == {"a": ("Spawanie", "active")}

@@ -15,14 +15,18 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from flask.testing import FlaskClient
+from lxml import html
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
 from hub import db as hub_db
+from hub import search
 from hub import search_ddl
 from hub.models import Cluster
 from hub.models import Offer
 from hub.models import Source
+from hub.search import ALL_FACETS
 from hub.search import FACETS
 from hub.search import OfferQuery
 from hub.search import facet_counts
@@ -398,6 +402,82 @@ def test_facet_counts_leave_out_their_own_filter(corpus: sessionmaker[Session]) 
             "country": [("LT", 1)],
             "language": [("en", 1)],
         }
+
+
+# --- bounded work (issue 8): WINDOW lowered so that the small corpus exceeds it ---
+
+
+# "na", "pal": prefixes the FTS5 prefix index holds (probed per offer); "obrob": a
+# longer one (collected once); "-zaliuzes": exclusion only.
+@pytest.mark.parametrize("text", ["", "na", "pal", "obrob", "-zaliuzes"])
+def test_beyond_the_window_every_match_is_still_found_once(
+    corpus: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    with corpus() as db:
+        query = OfferQuery(text=text, per_page=100, sort="date")
+        by_date = [(o.id, o.guid) for o in search_offers(db, query, NOW).offers]
+    assert len(by_date) > 1
+    monkeypatch.setattr(search, "WINDOW", 1)
+    # Date order stays exact (the date index walked, each offer probed).
+    assert guids(corpus, text, sort="date") == [g for _, g in by_date]
+    newest = {g for _, g in sorted(by_date, reverse=True)[:2]}
+    for per_page in (1, 2, 3):
+        seen: list[str] = []
+        with corpus() as db:
+            for number in range(1, 20):
+                query = OfferQuery(text=text, page=number, per_page=per_page)
+                page = search_offers(db, query, NOW)
+                assert (page.total, page.total_is_lower_bound) == (1, True)
+                seen += [o.guid for o in page.offers]
+                if not page.offers:
+                    break
+        assert sorted(seen) == sorted(g for _, g in by_date)
+        if text and not text.startswith("-"):
+            # Relevance ranks the window (the WINDOW + 1 newest matches) first.
+            assert set(seen[:2]) == newest
+
+
+def test_facets_beyond_the_window_are_marked_lower_bounds(
+    corpus: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with corpus() as db:
+        exact = facet_counts(db, OfferQuery(facets=ALL_FACETS), NOW)
+        narrow = OfferQuery(text="zaliuz", facets=ALL_FACETS)
+        exact_narrow = search_offers(db, narrow, NOW).facets
+        monkeypatch.setattr(search, "WINDOW", 3)
+        page = search_offers(db, OfferQuery(facets=ALL_FACETS), NOW)
+        assert page.facets_are_lower_bounds and page.total_is_lower_bound
+        # Counted over the window: the WINDOW + 1 newest matches.
+        assert sum(n for _, n in page.facets["kind"]) == 4
+        for name, values in page.facets.items():
+            assert all(n <= dict(exact[name])[v] for v, n in values), name
+        # Fewer matches than the window: exact, and not marked.
+        page = search_offers(db, narrow, NOW)
+        assert not page.facets_are_lower_bounds and not page.total_is_lower_bound
+        assert page.facets == exact_narrow
+        # Filtering by a value still finds every offer that holds it.
+        for name, field in (("kind", "kind"), ("country", "country")):
+            for value, count in exact[name]:
+                query = OfferQuery(per_page=100, sort="date", **{field: value})
+                assert len(search_offers(db, query, NOW).offers) == count
+
+
+def test_a_capped_total_and_sampled_facets_are_marked_on_the_page(
+    corpus: sessionmaker[Session],
+    client: FlaskClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(search, "WINDOW", 3)
+    doc = html.fromstring(client.get("/en/offers/").data)
+    found = doc.cssselect("p.result-count")[0].text_content()
+    assert found == "More than 3 offers found"
+    counts = [c.text_content() for c in doc.cssselect("section.facet .count")]
+    assert counts and all(c.endswith("+") for c in counts)
+    assert doc.cssselect("aside.facets p.note")
+    monkeypatch.setattr(search, "WINDOW", 1000)
+    doc = html.fromstring(client.get("/en/offers/").data)
+    assert doc.cssselect("p.result-count")[0].text_content() == "9 offers found"
+    assert not doc.cssselect("aside.facets p.note")
 
 
 # --- the index follows the table ----------------------------------------------------

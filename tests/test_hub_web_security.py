@@ -94,7 +94,12 @@ def test_a_view_keeps_its_own_cache_control(app: Flask) -> None:
 
 @pytest.mark.parametrize(
     "pattern",
-    [r"<script(?![^>]*\bsrc=)", r"\sstyle\s*=", r"\son[a-z]+\s*=", r"javascript:"],
+    [
+        r"<script(?![^>]*\b(?:src=|type=\"application/ld\+json\"))",
+        r"\sstyle\s*=",
+        r"\son[a-z]+\s*=",
+        r"javascript:",
+    ],
     ids=["inline script", "style attribute", "event handler", "javascript url"],
 )
 def test_templates_hold_nothing_the_policy_would_block(pattern: str) -> None:

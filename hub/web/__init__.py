@@ -15,10 +15,12 @@ from flask_babel import format_datetime
 from flask_babel import format_decimal
 from werkzeug.wrappers import Response
 
+from connectors.bounded import FORK_GUARD
 from hub.registry import UI_LANGUAGES
 from hub.web import api_v1
 from hub.web import assets
 from hub.web import csrf
+from hub.web import errors
 from hub.web import labels
 from hub.web import outfeeds
 from hub.web import pagecache
@@ -51,6 +53,11 @@ def init_app(app: Flask) -> None:
         app.register_blueprint(blueprint)
     csrf.init_app(app)  # every POST but the JSON API's needs the session's token
     assets.init_app(app)
+    errors.init_app(app)
+    # Requests may use lxml (feed checker, output feeds, sitemaps); `ecoop serve`
+    # also harvests, forking parsers: never while a request is inside lxml.
+    app.before_request(_enter_fork_guard)
+    app.teardown_request(_leave_fork_guard)
     pagecache.init_app(app)  # before security: kept pages carry its headers
     security.init_app(app)
     app.add_url_rule("/", "root", _root)
@@ -63,6 +70,16 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["date"] = format_date
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.filters["decimal"] = format_decimal
+
+
+def _enter_fork_guard() -> None:
+    FORK_GUARD.enter()
+    g.fork_guard = True
+
+
+def _leave_fork_guard(_error: BaseException | None) -> None:
+    if g.pop("fork_guard", False):  # entered: an earlier hook may have answered
+        FORK_GUARD.leave()
 
 
 def best_language() -> str:

@@ -119,11 +119,13 @@ def offers() -> ResponseReturnValue:
     cursor = _write_cursor(page[-1], fingerprint) if more else None
     body: dict[str, Any] = {
         "total": counted.total,
+        "total_is_lower_bound": counted.total_is_lower_bound,
         "offers": [offer_json(o) for o in page],
         "next_cursor": cursor,
         "next": _next_url(cursor=cursor) if cursor else None,
     }
     if facets:
+        body["facets_are_lower_bounds"] = counted.facets_are_lower_bounds
         body["facets"] = {
             name: [{"value": v, "count": n} for v, n in counted.facets.get(name, [])]
             for name in facets

@@ -4,6 +4,7 @@ kind, newest offers) and the list of clusters."""
 from __future__ import annotations
 
 from flask import abort
+from flask import g
 from flask import render_template
 
 from hub import listings
@@ -33,5 +34,7 @@ def cluster(slug: str) -> str:
         kinds=kinds,
         total=sum(kinds.values()),
         health=listings.list_source_health(db, cluster_id=found.id),
-        latest=listings.list_latest_offers(db, limit=10, cluster_id=found.id),
+        latest=listings.list_latest_offers(
+            db, limit=10, cluster_id=found.id, language=g.lang
+        ),
     )

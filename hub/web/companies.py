@@ -4,6 +4,7 @@ company's page with its live offers."""
 from __future__ import annotations
 
 from flask import abort
+from flask import g
 from flask import render_template
 from flask import request
 
@@ -51,6 +52,12 @@ def company(organisation_id: int) -> str:
         abort(404)
     page = max(1, request.args.get("page", 1, type=int) or 1)
     offers = search_offers(
-        db, OfferQuery(organisation=organisation_id, sort="date", page=page)
+        db,
+        OfferQuery(
+            organisation=organisation_id,
+            sort="date",
+            page=page,
+            view_language=g.lang,
+        ),
     )
     return render_template("company.html", company=found, result=offers)

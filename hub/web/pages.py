@@ -5,13 +5,16 @@ Views hold no SQL."""
 from __future__ import annotations
 
 from flask import abort
+from flask import g
 from flask import render_template
+from flask import request
 
 from hub import listings
 from hub.db import get_session
 from hub.search import OFFER_FACETS
 from hub.web import operator
 from hub.web import search_page
+from hub.web import structured
 from hub.web.localized import localized_blueprint
 
 bp = localized_blueprint("pages", __name__)
@@ -23,7 +26,7 @@ def home() -> str:
     return render_template(
         "home.html",
         clusters=listings.list_cluster_summaries(db),
-        latest=listings.list_latest_offers(db, limit=8),
+        latest=listings.list_latest_offers(db, limit=8, language=g.lang),
     )
 
 
@@ -48,7 +51,11 @@ def offer(offer_id: int) -> str:
     if found is None:
         abort(404)
     return render_template(
-        "offer.html", offer=found, versions=listings.list_language_versions(db, found)
+        "offer.html",
+        offer=found,
+        versions=listings.list_language_versions(db, found),
+        json_ld=structured.offer_json_ld(found, request.url),
+        similar=listings.list_similar_offers(db, found, g.lang),
     )
 
 

@@ -85,6 +85,7 @@ def read_query(facets: tuple[str, ...], **scope: Any) -> OfferQuery:
         page=max(1, args.get("page", 1, type=int) or 1),
         sort="date" if args.get("sort") == "date" else "relevance",
         facets=facets,
+        view_language=g.get("lang"),  # one version per offer, the visitor's first
         **values,
         **scope,
     )

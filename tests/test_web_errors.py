@@ -1,0 +1,51 @@
+"""Error answers of the site are its own pages, in the visitor's language; the API
+keeps answering in JSON."""
+
+from __future__ import annotations
+
+import pytest
+from flask.testing import FlaskClient
+from lxml import html
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "language", "heading"),
+    [
+        ("/pl/nie-ma-takiej-strony", {}, "pl", "Nie znaleziono strony"),
+        ("/lt/offers/999999", {}, "lt", "Puslapis nerastas"),
+        ("/de/offers/", {"Accept-Language": "lt"}, "lt", "Puslapis nerastas"),
+        ("/en/companies/999999/", {}, "en", "Page not found"),
+    ],
+)
+def test_a_missing_page_is_a_page_of_the_site_in_its_language(
+    client: FlaskClient, path: str, headers: dict[str, str], language: str, heading: str
+) -> None:
+    response = client.get(path, headers=headers)
+    assert response.status_code == 404
+    doc = html.fromstring(response.get_data(as_text=True))
+    assert doc.get("lang") == language
+    assert doc.cssselect("h1")[0].text_content() == heading
+    assert doc.cssselect("header.site nav a")  # the site's navigation is there
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_a_refused_method_keeps_its_allow_header(client: FlaskClient) -> None:
+    response = client.post("/en/offers/")
+    assert response.status_code == 405
+    assert "GET" in response.headers["Allow"]
+    assert response.content_type.startswith("text/html")
+
+
+def test_a_form_without_its_token_says_so_in_the_visitors_language(
+    client: FlaskClient,
+) -> None:
+    response = client.post("/pl/check-feed/", data={"url": "https://example.org/"})
+    assert response.status_code == 400
+    text = html.fromstring(response.get_data(as_text=True)).text_content()
+    assert "Formularz wygasł" in text
+
+
+def test_the_api_answers_errors_in_json(client: FlaskClient) -> None:
+    response = client.get("/api/v1/no-such-thing")
+    assert response.status_code == 404
+    assert response.get_json()["error"]
