@@ -39,9 +39,10 @@ _HEADER = 8  # bytes of the length prefix of the child's answer
 class ForkGuard:
     """Forks only while no other thread is inside lxml.
 
-    libxml2 keeps process-wide locks: a child forked while another thread held one
-    would wait for it forever. Code that uses lxml outside a parsing child (text
-    extraction, the web's feed and sitemap writers) runs between ``enter()`` and
+    libxml2 keeps process-wide locks, and so do the resolver and TLS libraries a
+    fetch goes through: a child forked while another thread held one would wait for
+    it forever. Code that uses lxml outside a parsing child (text extraction, the
+    web's requests) and every fetch of the harvester run between ``enter()`` and
     ``leave()`` (or ``with guard.using():``); ``call`` forks when nobody does.
     """
 

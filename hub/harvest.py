@@ -44,6 +44,7 @@ from connectors.base import GetPage
 from connectors.base import PageCapReached
 from connectors.base import ParsedDocument
 from connectors.base import Source as SourceSpec
+from connectors.bounded import FORK_GUARD
 from connectors.bounded import ParseLimits
 from connectors.http import HttpLimits
 from connectors.http import Validators
@@ -243,7 +244,7 @@ class Harvester:
                 verdict = self.robots.check(job.spec.url)
                 if not verdict.allowed:
                     raise ConnectorError(job.spec.url, verdict.reason, "robots")
-            with self._host_slot(job.spec.url):
+            with self._host_slot(job.spec.url), FORK_GUARD.using():
                 outcome.result = fetch(
                     self.http,
                     job.spec.url,
@@ -371,7 +372,7 @@ class Harvester:
             if fetched >= cap:
                 raise PageCapReached(url, f"page cap of {cap} pages reached")
             fetched += 1
-            with self._host_slot(url):
+            with self._host_slot(url), FORK_GUARD.using():
                 return fetch(
                     self.http,
                     url,
@@ -384,7 +385,7 @@ class Harvester:
 
     def _fetch_robots(self, url: str) -> FetchResult:
         limits = dataclasses.replace(self.limits, max_bytes=MAX_ROBOTS_BYTES)
-        with self._host_slot(url):
+        with self._host_slot(url), FORK_GUARD.using():
             return fetch(
                 self.http, url, accept="text/plain", limits=limits, policy=self.policy
             )
