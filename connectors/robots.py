@@ -50,12 +50,6 @@ class RobotsCache:
         self._lock = threading.Lock()
         self._origin_locks: dict[str, threading.Lock] = {}
 
-    def after_fork(self) -> None:
-        """In a forked child: new locks (another thread of the parent may have held
-        one at the fork), the rules known so far kept."""
-        self._lock = threading.Lock()
-        self._origin_locks = {}
-
     def check(self, url: str) -> RobotsVerdict:
         """May ``url`` be fetched by our user agent?"""
         origin = _origin(url)

@@ -13,11 +13,9 @@ offers already harvested.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import logging
-import os
 import random
 import threading
 from collections.abc import Callable
@@ -49,7 +47,6 @@ from connectors.bounded import ParseLimits
 from connectors.http import HttpLimits
 from connectors.http import Validators
 from connectors.http import fetch
-from connectors.http import make_http
 from connectors.netguard import NetworkPolicy
 from connectors.robots import MAX_ROBOTS_BYTES
 from connectors.robots import RobotsCache
@@ -74,8 +71,6 @@ log = logging.getLogger(__name__)
 
 # A complete feed that shrinks below this share of its last size withdraws nothing.
 PRUNE_EVERY = timedelta(hours=1)
-# A crawl (many pages) must end before its lease does, or its run is lost.
-CRAWL_SECONDS = (scheduler.DEFAULT_LEASE - timedelta(minutes=1)).total_seconds()
 ROBOTS_AGENT = "ecoop-hub"  # the product token robots.txt groups match (RFC 9309)
 
 
@@ -119,7 +114,6 @@ class Harvester:
         self._pruned_at: datetime | None = None
         self._hosts: dict[str, threading.Semaphore] = {}
         self._hosts_lock = threading.Lock()
-        self._slots = True
 
     def tick(self) -> list[RunSummary]:
         """The scheduled job: reload the registry if it changed, expire offers whose
@@ -337,25 +331,17 @@ class Harvester:
         return summary
 
     def _crawl(self, connector: Any, job: Job, first: FetchResult) -> ParsedDocument:
-        """A crawler's run in a forked child, like any parse: its pages are fetched
-        and parsed there, under a deadline (the lease, less a margin) and the memory
-        cap. This thread holds the source's host slot meanwhile, so the child (which
-        has its own connections, no slots, and the robots.txt rules known so far)
-        fetches one page at a time from it, as the per-host limit wants."""
-        parent = os.getpid()
-        scrapes = getattr(connector, "scrapes", False)
+        """A crawler's run, in this thread: its pages come through ``GetPage``.
 
-        def crawl() -> ParsedDocument:
-            if os.getpid() != parent:  # forked: nothing shared with other threads
-                self.http = make_http()
-                self._slots = False
-                self.robots.after_fork()
-            get = self._page_getter(job, scrapes)
+        It holds the fork guard throughout (its pages are parsed with lxml here), so
+        no parsing child is forked meanwhile. Unlike a single document's parse it has
+        no deadline of its own: a crawl forked into a child once hung a worker's
+        shutdown (see the session note); the page cap and each fetch's limits bound
+        it instead.
+        """
+        with FORK_GUARD.using():
+            get = self._page_getter(job, getattr(connector, "scrapes", False))
             return connector.crawl(job.spec, first, get, job.crawl_state)  # type: ignore[no-any-return]
-
-        limits = dataclasses.replace(self.parse_limits, timeout=CRAWL_SECONDS)
-        with self._host_slot(job.spec.url):
-            return bounded.call(crawl, url=first.url, limits=limits)
 
     def _page_getter(self, job: Job, scrapes: bool) -> GetPage:
         """The ``GetPage`` a crawler gets for one run: the same guards as the first
@@ -391,8 +377,6 @@ class Harvester:
             )
 
     def _host_slot(self, url: str) -> AbstractContextManager[object]:
-        if not self._slots:  # a crawl's child: its parent holds the slot
-            return contextlib.nullcontext()
         host = (urlsplit(url).hostname or "").lower()
         with self._hosts_lock:
             if host not in self._hosts:
