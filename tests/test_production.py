@@ -326,6 +326,11 @@ def test_production_topology_on_postgresql(
         "ECOOP_FETCH_ALLOW": "127.0.0.1/32",
         "ECOOP_LOG_FORMAT": "json",
         "ECOOP_TICK_SECONDS": "0.3",
+        # Loopback member sites answer at once: short fetch limits let a worker that
+        # is told to stop finish its held runs (a fetch cut by the relay's closing
+        # waits the read timeout) well within the 15 s it is given.
+        "ECOOP_FETCH_READ_TIMEOUT": "3",
+        "ECOOP_FETCH_DEADLINE": "6",
         "PYTHONUNBUFFERED": "1",
     }
     engine = sa.create_engine(db_url)
