@@ -35,12 +35,14 @@ def init_app(app: Flask) -> None:
 def page(error: HTTPException) -> ResponseReturnValue:
     """The error as a page of the site, in the language of its address (else the
     visitor's), keeping the status and the headers that matter (Retry-After...)."""
+    from hub.web import best_language  # hub.web registers this module
+
     code = error.code or 500
     if code < 400 or request.path.startswith("/api/"):
         return error
     if "lang" not in g:
         first = request.path.strip("/").split("/")[0]
-        g.lang = first if first in UI_LANGUAGES else _best()
+        g.lang = first if first in UI_LANGUAGES else best_language()
     title, text = MESSAGES.get(code // 100 * 100 if code >= 500 else code, (None, None))
     if error.description != type(error).description:  # a message written for us
         text = error.description
@@ -58,7 +60,3 @@ def page(error: HTTPException) -> ResponseReturnValue:
         if name in original.headers:
             response.headers[name] = original.headers[name]
     return response
-
-
-def _best() -> str:
-    return request.accept_languages.best_match(UI_LANGUAGES) or "en"
