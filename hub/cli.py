@@ -7,8 +7,10 @@ Exit codes: 0 ok, 1 problems found (invalid file, a source failed), 2 usage erro
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import os
+import signal
 import sys
 import threading
 from datetime import timedelta
@@ -277,6 +279,9 @@ def status() -> None:
 def worker() -> None:
     """Run only the harvest scheduler (production: next to gunicorn web processes)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    # `kill -USR1 PID` writes every thread's stack to stderr: a stuck worker tells
+    # where it is stuck without being stopped.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     harvester = make_harvester(app, watch=True)
     sched = scheduler.start(harvester.tick, app.config["ECOOP_TICK_SECONDS"])
     click.echo("worker running; Ctrl+C to stop")
