@@ -23,6 +23,7 @@ from feeds.profile import HISTORY_NS
 from feeds.profile import TOMBSTONE_NS
 from feeds.profile import XML_NS
 from feeds.profile import FeedReadError
+from feeds.profile import Message
 from feeds.profile import Notes
 from feeds.profile import Where
 from feeds.profile import is_absolute_iri
@@ -71,11 +72,14 @@ def transcribe(data: bytes) -> Shape:
         return _transcribe(root, "atom", root.iterchildren(_A + "entry"))
     if root.tag == "rss" and (channel := root.find("channel")) is not None:
         return _transcribe(channel, "rss", channel.iterchildren("item"))
-    hint = "serve an Atom 1.0 <feed>, an RSS 2.0 <rss> or a JSON Feed (PROFILE.md)"
+    hint = Message(
+        "serve an Atom 1.0 <feed>, an RSS 2.0 <rss> or a JSON Feed (PROFILE.md)"
+    )
     if root.tag == _A + "entry":
-        hint = "this is an Atom entry document: wrap the entries in <feed>"
+        hint = Message("this is an Atom entry document: wrap the entries in <feed>")
     name = etree.QName(root).localname
-    raise FeedReadError(f"not a feed: root element <{name}>", hint, root.sourceline)
+    message = Message("not a feed: root element <%(name)s>", name=name)
+    raise FeedReadError(message, hint, root.sourceline)
 
 
 def parse(data: bytes) -> El:
@@ -87,10 +91,13 @@ def parse(data: bytes) -> El:
     else:
         head = data[:65536].decode("latin-1")
     prolog = re.split(r"<(?![?!])", head, maxsplit=1)[0]
-    refused = "DOCTYPE declares entities: refused (entities are never expanded)"
+    refused = Message(
+        "DOCTYPE declares entities: refused (entities are never expanded)"
+    )
+    remove = Message("remove the <!DOCTYPE> block")
     if "<!ENTITY" in prolog:
         line = prolog[: prolog.index("<!ENTITY")].count("\n") + 1
-        raise FeedReadError(refused, "remove the <!DOCTYPE> block", line)
+        raise FeedReadError(refused, remove, line)
     parser = etree.XMLParser(
         resolve_entities=False,
         no_network=True,
@@ -102,13 +109,16 @@ def parse(data: bytes) -> El:
     try:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as e:
-        hint = "fix the XML at that line (`xmllint --noout FILE` shows it)"
+        hint = Message("fix the XML at that line (`xmllint --noout FILE` shows it)")
         if "encoding" in e.msg:
-            hint = "the bytes are not in the declared encoding: save the file as UTF-8"
-        raise FeedReadError(f"not well-formed XML: {e.msg}", hint, e.lineno) from e
+            hint = Message(
+                "the bytes are not in the declared encoding: save the file as UTF-8"
+            )
+        message = Message("not well-formed XML: %(error)s", error=e.msg)
+        raise FeedReadError(message, hint, e.lineno) from e
     dtd = root.getroottree().docinfo.internalDTD
     if dtd is not None and any(True for _ in dtd.iterentities()):
-        raise FeedReadError(refused, "remove the <!DOCTYPE> block", 1)
+        raise FeedReadError(refused, remove, 1)
     return root
 
 
@@ -120,10 +130,9 @@ def _transcribe(top: El, fmt: str, entries: Iterator[El]) -> Shape:
     if atom:
         for name in ("id", "updated"):
             if top.find(_A + name) is None:
-                hint = f"RFC 4287 §4.1.1: a feed has an <{name}>"
-                notes.error(
-                    (f"feed <{name}>", top.sourceline), f"missing <{name}>", hint
-                )
+                hint = Message("RFC 4287 §4.1.1: a feed has an <%(name)s>", name=name)
+                message = Message("missing <%(name)s>", name=name)
+                notes.error((f"feed <{name}>", top.sourceline), message, hint)
         doc: dict[str, Any] = {"title": _text(top.find(_A + "title"))}
         doc["description"] = _text(top.find(_A + "subtitle"))
         doc["language"] = _lang_of(top)
@@ -177,20 +186,28 @@ def _history(
     for child in top.iterchildren(_ECO + "*"):
         name, where = etree.QName(child).localname, (f"{scope} <eco:complete>", None)
         if name != "complete":
-            hint = "eco:complete is the only feed-level eco element"
+            hint = Message("eco:complete is the only feed-level eco element")
             where = (f"{scope} <eco:{name}>", child.sourceline)
-            notes.warn(where, f"unknown element 'eco:{name}'", hint)
+            qualified = f"eco:{name}"
+            message = Message("unknown element %(name)r", name=qualified)
+            notes.warn(where, message, hint)
         elif (text := _txt(child)) in ("true", "false"):
             eco["complete"], ln["_ecoop.complete"] = text == "true", child.sourceline
         else:
             where = (where[0], child.sourceline)
-            notes.error(where, f"<eco:complete> is true or false, not {text!r}")
+            message = Message(
+                "<eco:complete> is true or false, not %(value)r", value=text
+            )
+            notes.error(where, message)
     if (fh := top.find(_FH + "complete")) is not None:
         if paged or eco.get("complete") is False:
-            hint = "RFC 5005 §2: a complete document has no next page; for a complete "
-            hint += "listing in pages write <eco:complete>true</eco:complete>"
+            hint = Message(
+                "RFC 5005 §2: a complete document has no next page; for a complete "
+                "listing in pages write <eco:complete>true</eco:complete>"
+            )
             where = (f"{scope} <fh:complete>", fh.sourceline)
-            notes.error(where, "fh:complete contradicts paging or eco:complete", hint)
+            message = Message("fh:complete contradicts paging or eco:complete")
+            notes.error(where, message, hint)
         eco.setdefault("complete", True)
     tombs = list(top.iterchildren(_AT + "deleted-entry"))
     eco["deleted"] = [{k: t.get(k) for k in ("ref", "when") if t.get(k)} for t in tombs]
@@ -205,11 +222,15 @@ def _atom_item(entry: El, base: str, ln: Lines, notes: Notes) -> dict[str, Any]:
     if (el := entry.find(_A + "updated")) is not None:
         item["date_modified"], ln["date_modified"] = _txt(el), el.sourceline or 0
     else:
-        hint = "RFC 4287 §4.1.2: add <updated>, the time of the last change"
-        notes.error((f"{base} <updated>", entry.sourceline), "missing <updated>", hint)
+        hint = Message("RFC 4287 §4.1.2: add <updated>, the time of the last change")
+        message = Message("missing <%(name)s>", name="updated")
+        notes.error((f"{base} <updated>", entry.sourceline), message, hint)
     if item.get("id") and not is_absolute_iri(item["id"]):
-        hint = "RFC 4287 §4.2.6: an IRI such as tag:your-site.example,2026:offer-17"
-        notes.warn((f"{base} <id>", ln["id"]), f"{item['id']!r} is not an IRI", hint)
+        hint = Message(
+            "RFC 4287 §4.2.6: an IRI such as tag:your-site.example,2026:offer-17"
+        )
+        message = Message("%(id)r is not an IRI", id=item["id"])
+        notes.warn((f"{base} <id>", ln["id"]), message, hint)
     item["title"] = _text(entry.find(_A + "title"))
     item["summary"] = _text(entry.find(_A + "summary"))
     item["content_html"] = _text(entry.find(_A + "content"), as_html=True)
@@ -232,10 +253,13 @@ def _atom_item(entry: El, base: str, ln: Lines, notes: Notes) -> dict[str, Any]:
         if link is own:
             continue
         if lang is None:
-            hint = 'mark each language version with hreflang="lt" (RFC 4287 §4.2.7)'
-            notes.error(where, "alternate link without hreflang", hint)
+            hint = Message(
+                'mark each language version with hreflang="lt" (RFC 4287 §4.2.7)'
+            )
+            notes.error(where, Message("alternate link without hreflang"), hint)
         elif lang == item["language"] or lang in eco["alternates"]:
-            notes.error(where, f"two alternate links for language {lang!r}")
+            message = Message("two alternate links for language %(lang)r", lang=lang)
+            notes.error(where, message)
         else:
             eco["alternates"][lang], ln[f"_ecoop.alternates.{lang}"] = href, line
     return item
@@ -256,10 +280,9 @@ def _rss_item(el: El, base: str, ln: Lines, notes: Notes) -> dict[str, Any]:
             when = parsedate_to_datetime(date)
             item["date_published"] = when if when.tzinfo else when.replace(tzinfo=UTC)
         except (TypeError, ValueError):
-            hint = "RFC 822, e.g. Wed, 25 Nov 2026 09:50:00 +0100"
-            notes.error(
-                (f"{base} <pubDate>", el.sourceline), f"bad date {date!r}", hint
-            )
+            hint = Message("RFC 822, e.g. Wed, 25 Nov 2026 09:50:00 +0100")
+            message = Message("bad date %(date)r", date=date)
+            notes.error((f"{base} <pubDate>", el.sourceline), message, hint)
     eco = item["_ecoop"] = _eco_dict(el, "_ecoop", base, ln, notes)
     cats = [(_txt(c), c.get("domain")) for c in el.iterchildren("category")]
     eco["categories"] = [
@@ -281,9 +304,9 @@ def _eco_dict(el: El, key: str, base: str, ln: Lines, notes: Notes) -> dict[str,
             continue
         ln[sub] = line
         if name == "identifier":
-            hint = 'add scheme="vat" (or krs, jar ...)'
+            hint = Message('add scheme="vat" (or krs, jar ...)')
             where = (f"{base} {_xml_name(sub, {})}", line)
-            notes.error(where, "identifier without scheme", hint)
+            notes.error(where, Message("identifier without scheme"), hint)
         elif name == "capabilities":
             capabilities = child.iterchildren(_ECO + "capability")
             out[name] = [_txt(c) or "" for c in capabilities]

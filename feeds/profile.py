@@ -77,12 +77,55 @@ class FeedValueError(FeedProfileError, ValueError):
     """A value given to the writer does not fit the profile."""
 
 
+class Message:
+    """A message for a feed's author: an English template and its values.
+
+    ``str()`` gives the English text (the CLI, the JSON report). The template is a
+    gettext msgid (``Message`` is a keyword of the hub's message extraction), so a
+    site can show it in its visitor's language with the same values: :meth:`render`.
+    """
+
+    __slots__ = ("template", "values")
+
+    def __init__(self, template: str, /, **values: object) -> None:
+        self.template, self.values = template, values
+
+    def render(self, gettext: Callable[[str], str] = str) -> str:
+        """The message in the language ``gettext`` translates to (English: none)."""
+        text = gettext(self.template)
+        return text % self.values if self.values else text
+
+    def __str__(self) -> str:
+        return self.render()
+
+    def __repr__(self) -> str:
+        return f"Message({str(self)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Message):
+            return NotImplemented
+        return (self.template, self.values) == (other.template, other.values)
+
+    def __hash__(self) -> int:
+        return hash(self.template)
+
+
 class FeedReadError(FeedProfileError):
     """The document is not a feed at all (see reader.read for the cases)."""
 
-    def __init__(self, message: str, hint: str = "", line: int | None = None) -> None:
-        super().__init__(message)
-        self.message, self.hint, self.line = message, hint, line
+    def __init__(
+        self, text: Message, advice: Message | None = None, line: int | None = None
+    ) -> None:
+        super().__init__(str(text))
+        self.text, self.advice, self.line = text, advice, line
+
+    @property
+    def message(self) -> str:
+        return str(self.text)
+
+    @property
+    def hint(self) -> str:
+        return str(self.advice or "")
 
 
 class Severity(enum.StrEnum):
@@ -100,9 +143,17 @@ class Problem:
 
     severity: Severity
     location: str
-    message: str
-    hint: str = ""
+    text: Message
+    advice: Message | None = None  # how to fix it
     line: int | None = None
+
+    @property
+    def message(self) -> str:
+        return str(self.text)
+
+    @property
+    def hint(self) -> str:
+        return str(self.advice or "")
 
 
 @dataclass(frozen=True)
@@ -269,15 +320,20 @@ def read_extension(data: Mapping[str, Any], at: At, notes: Notes) -> dict[str, A
         caps = tuple(org.pop("capabilities", ()))
         out["organisation"] = Organisation(**org, capabilities=caps)
     elif org is not None:
-        notes.error(at("organisation.name"), "organisation without a name", "add it")
+        notes.error(
+            at("organisation.name"),
+            Message("organisation without a name"),
+            Message("add the organisation's name"),
+        )
     if loc := v.get("location"):  # (an empty one is left out)
         out["location"] = Location(**loc)
     if contact := v.get("contact"):
         out["contact"] = Contact(**contact)
     for i, cat in enumerate(cats := v.get("categories", ())):
         if "term" not in cat:
-            hint = "the term is the category's code or word"
-            notes.error(at(f"categories[{i}].term"), "category without a term", hint)
+            hint = Message("the term is the category's code or word")
+            where = at(f"categories[{i}].term")
+            notes.error(where, Message("category without a term"), hint)
     out["categories"] = tuple(Category(**c) for c in cats if "term" in c)
     for lang in (alternates := v.get("alternates", {})):
         notes.language(lang, at(f"alternates.{lang}"))
@@ -293,15 +349,17 @@ class Notes:
         self.problems: list[Problem] = []
         self.name = name  # how the format spells a field (None: no such field)
 
-    def error(self, where: Place, message: str, hint: str = "") -> None:
-        self._add(Severity.ERROR, where, message, hint)
+    def error(self, where: Place, text: Message, advice: Message | None = None) -> None:
+        self._add(Severity.ERROR, where, text, advice)
 
-    def warn(self, where: Place, message: str, hint: str = "") -> None:
-        self._add(Severity.WARNING, where, message, hint)
+    def warn(self, where: Place, text: Message, advice: Message | None = None) -> None:
+        self._add(Severity.WARNING, where, text, advice)
 
-    def _add(self, severity: Severity, where: Place, message: str, hint: str) -> None:
+    def _add(
+        self, severity: Severity, where: Place, text: Message, advice: Message | None
+    ) -> None:
         location, line = where() if callable(where) else where
-        self.problems.append(Problem(severity, location, message, hint, line))
+        self.problems.append(Problem(severity, location, text, advice, line))
 
     def walk(self, value: object, spec: Spec, key: str, at: At) -> Any:
         """``value`` checked against ``spec``; None if unusable (and noted)."""
@@ -315,10 +373,13 @@ class Notes:
                 sub, path = spec.get(k, spec.get("*")), f"{key}.{k}".lstrip(".")
                 if sub is None:
                     known = [n for f in spec if f != "*" and (n := self.name(f))]
-                    hint = _one_of(self.name(str(k)) or str(k), known)
-                    what = "field" if self.name is str else "element"
-                    message = f"unknown {what} {self.name(str(k)) or k!r}"
-                    self.warn(at(path), message, hint)
+                    name = self.name(str(k)) or str(k)
+                    message = (
+                        Message("unknown field %(name)r", name=name)
+                        if self.name is str
+                        else Message("unknown element %(name)r", name=name)
+                    )
+                    self.warn(at(path), message, _one_of(name, known))
                 elif (got := self.walk(item, sub, path, at)) is not None:
                     out[str(k)] = got
             return out
@@ -327,8 +388,13 @@ class Notes:
                 self.walk(x, spec[0], f"{key}[{i}]", at) for i, x in enumerate(value)
             )
             return [x for x in got if x is not None]
-        expected = "an object" if isinstance(spec, dict) else "a list"
-        self.error(at(key), f"expected {expected}, got {type(value).__name__}")
+        got = type(value).__name__
+        self.error(
+            at(key),
+            Message("expected an object, got %(got)s", got=got)
+            if isinstance(spec, dict)
+            else Message("expected a list, got %(got)s", got=got),
+        )
         return None
 
     def scalar(self, value: object, spec: str, where: Place) -> Any:
@@ -337,38 +403,50 @@ class Notes:
         typed = {"bool": bool, "date": datetime}.get(spec)
         if typed is not None and isinstance(value, typed):
             return value  # a datetime passes as a date (a writer's dict)
-        if spec == "bool" or not isinstance(value, str):
-            expected = "true or false" if spec == "bool" else "a string"
-            hint = "JSON true or false, not a string" if spec == "bool" else ""
-            self.error(where, f"expected {expected}, got {value!r}", hint)
+        if spec == "bool":
+            hint = Message("JSON true or false, not a string")
+            self.error(
+                where, Message("expected true or false, got %(got)r", got=value), hint
+            )
+            return None
+        if not isinstance(value, str):
+            self.error(where, Message("expected a string, got %(got)r", got=value))
             return None
         if not (text := value.strip()):
             return None
         if spec == "kind" and text not in KINDS:
-            self.error(where, f"unknown kind {text!r}", _one_of(text, KINDS))
+            message = Message("unknown kind %(kind)r", kind=text)
+            self.error(where, message, _one_of(text, KINDS))
             return None
         if spec == "date":
             try:
                 return parse_datetime(text)
             except ValueError:
-                hint = "RFC 3339 with an offset, e.g. 2026-11-25T09:50:00+01:00"
-                self.error(where, f"bad date {text!r}", hint)
+                hint = Message(
+                    "RFC 3339 with an offset, e.g. 2026-11-25T09:50:00+01:00"
+                )
+                self.error(where, Message("bad date %(date)r", date=text), hint)
                 return None
         if spec == "country" and not is_country(text):
-            hint = "an ISO 3166-1 alpha-2 code in capitals, e.g. PL, LT"
+            hint = Message("an ISO 3166-1 alpha-2 code in capitals, e.g. PL, LT")
             if is_country(text.upper()):
-                hint = f"write it in capitals: {text.upper()!r}"
-            self.error(where, f"bad country code {text!r}", hint)
+                hint = Message("write it in capitals: %(code)r", code=text.upper())
+            self.error(where, Message("bad country code %(code)r", code=text), hint)
         if spec == "url" and not re.match(r"https?://", text):
-            hint = "write the whole URL, e.g. https://your-site.example/offers/17"
-            self.warn(where, f"{text!r} is not an absolute http(s) URL", hint)
+            hint = Message(
+                "write the whole URL, e.g. https://your-site.example/offers/17"
+            )
+            message = Message("%(url)r is not an absolute http(s) URL", url=text)
+            self.warn(where, message, hint)
         if spec == "email" and "@" not in text:
-            self.warn(where, f"{text!r} is not an e-mail address", "name@domain")
+            message = Message("%(email)r is not an e-mail address", email=text)
+            self.warn(where, message, Message("name@domain"))
         return OfferKind(text) if spec == "kind" else text
 
     def language(self, value: str | None, where: Place) -> str | None:
         if value is not None and not is_language_tag(value):
-            self.warn(where, f"{value!r} is not a language tag", "e.g. pl, lt, en")
+            message = Message("%(tag)r is not a language tag", tag=value)
+            self.warn(where, message, Message("e.g. pl, lt, en"))
         return value
 
     def number(self, value: object, limit: float, where: Place) -> float | None:
@@ -380,13 +458,20 @@ class Notes:
                 pass
         if -limit <= number <= limit:
             return number
-        hint = f"a decimal number from -{limit:g} to {limit:g}, e.g. 54.1"
-        self.error(where, f"bad coordinate {value!r}", hint)
+        hint = Message(
+            "a decimal number from -%(limit)g to %(limit)g, e.g. 54.1", limit=limit
+        )
+        self.error(where, Message("bad coordinate %(value)r", value=value), hint)
         return None
 
 
-def _one_of(value: str, known: Iterable[str]) -> str:
+def _one_of(value: str, known: Iterable[str]) -> Message:
     choices = sorted(known)
-    close = difflib.get_close_matches(value, choices, n=1)
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    return hint + "expected one of: " + ", ".join(choices)
+    listed = ", ".join(choices)
+    if close := difflib.get_close_matches(value, choices, n=1):
+        return Message(
+            "did you mean %(guess)r? expected one of: %(choices)s",
+            guess=close[0],
+            choices=listed,
+        )
+    return Message("expected one of: %(choices)s", choices=listed)

@@ -15,6 +15,7 @@ from feeds.profile import Category
 from feeds.profile import Deleted
 from feeds.profile import FeedInfo
 from feeds.profile import FeedReadError
+from feeds.profile import Message
 from feeds.profile import Notes
 from feeds.profile import Offer
 from feeds.profile import Problem
@@ -77,12 +78,12 @@ def read(data: bytes) -> ParsedFeed:
     """
     head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
     if not head:
-        raise FeedReadError("not a feed: the document is empty")
+        raise FeedReadError(Message("not a feed: the document is empty"))
     if head in (b"{", b"["):
         return _read_json(data)
     if head != b"<" and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        hint = "serve an Atom 1.0 or JSON Feed 1.1 document (PROFILE.md)"
-        raise FeedReadError("not a feed: neither JSON nor XML", hint)
+        hint = Message("serve an Atom 1.0 or JSON Feed 1.1 document (PROFILE.md)")
+        raise FeedReadError(Message("not a feed: neither JSON nor XML"), hint)
     shape = transcribe(data)
     parsed = _build(shape.doc, shape.format, shape.notes, shape.locate)
     parsed.extension = shape.extension
@@ -93,23 +94,32 @@ def _read_json(data: bytes) -> ParsedFeed:
     try:
         doc = json.loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError as e:
-        raise FeedReadError("JSON Feed is not UTF-8", "save it as UTF-8") from e
+        raise FeedReadError(
+            Message("JSON Feed is not UTF-8"), Message("save it as UTF-8")
+        ) from e
     except json.JSONDecodeError as e:
-        raise FeedReadError(f"not valid JSON: {e.msg}", "", e.lineno) from e
+        message = Message("not valid JSON: %(error)s", error=e.msg)
+        raise FeedReadError(message, None, e.lineno) from e
     except RecursionError as e:
-        raise FeedReadError("JSON nested too deeply") from e
+        raise FeedReadError(Message("JSON nested too deeply")) from e
     if not isinstance(doc, dict):
-        hint = 'a JSON Feed is an object: {"version": ..., "items": [...]}'
-        raise FeedReadError(f"JSON is not an object but a {type(doc).__name__}", hint)
+        hint = Message('a JSON Feed is an object: {"version": ..., "items": [...]}')
+        message = Message(
+            "JSON is not an object but a %(type)s", type=type(doc).__name__
+        )
+        raise FeedReadError(message, hint)
     notes, version = Notes(), doc.get("version")
     if not (isinstance(version, str) and version.startswith("https://jsonfeed.org/")):
-        hint = 'add "version": "https://jsonfeed.org/version/1.1"'
-        notes.error(("version", None), "missing or unknown JSON Feed version", hint)
+        hint = Message('add "version": "https://jsonfeed.org/version/1.1"')
+        message = Message("missing or unknown JSON Feed version")
+        notes.error(("version", None), message, hint)
     items = doc.get("items")
     for i, item in enumerate(items if isinstance(items, list) else ()):
         if isinstance(item, dict) and not {"content_html", "content_text"} & set(item):
-            hint = "add content_html or content_text (JSON Feed 1.1 requires one)"
-            notes.error((f"items[{i}]", None), "no content", hint)
+            hint = Message(
+                "add content_html or content_text (JSON Feed 1.1 requires one)"
+            )
+            notes.error((f"items[{i}]", None), Message("no content"), hint)
 
     def locate(i: int | None, key: str) -> Where:
         return ".".join(p for p in ("" if i is None else f"items[{i}]", key) if p), None
@@ -130,7 +140,8 @@ def _build(doc: dict[str, Any], fmt: str, notes: Notes, locate: Locate) -> Parse
         raw = {k: v for k, v in raw.items() if k != "deleted"}
     ext = notes.walk(raw, _FEED_EXT, "_ecoop", at) or {}
     if not top.get("title"):
-        notes.error(at("title"), "missing title", "give the feed a title")
+        hint = Message("give the feed a title")
+        notes.error(at("title"), Message("missing title"), hint)
     authors = [a["name"] for a in top.get("authors", ()) if "name" in a]
     info = FeedInfo(
         title=top.get("title", ""),
@@ -149,7 +160,9 @@ def _build(doc: dict[str, Any], fmt: str, notes: Notes, locate: Locate) -> Parse
     parsed = ParsedFeed(info, [], [], notes.problems, fmt, locate=locate)
     if not isinstance(tombs, list):
         notes.error(
-            at("_ecoop.deleted"), "expected a list", '"deleted": [{"ref": ...}]'
+            at("_ecoop.deleted"),
+            Message("expected a list"),
+            Message('"deleted": [{"ref": ...}]'),
         )
     for j, raw_tomb in enumerate(tombs if isinstance(tombs, list) else ()):
         key = f"_ecoop.deleted[{j}]"
@@ -157,12 +170,11 @@ def _build(doc: dict[str, Any], fmt: str, notes: Notes, locate: Locate) -> Parse
             continue
         for name in ("ref", "when"):
             if raw_tomb.get(name) in (None, ""):  # (a bad value is noted already)
-                hint = (
+                hint = Message(
                     "RFC 6721: ref is the withdrawn offer's id; when, the time it went"
                 )
-                notes.error(
-                    at(f"{key}.{name}"), f"withdrawn entry without {name}", hint
-                )
+                message = Message("withdrawn entry without %(field)s", field=name)
+                notes.error(at(f"{key}.{name}"), message, hint)
         if "ref" in tomb and "when" in tomb:
             parsed.deleted.append(Deleted(tomb["ref"], tomb["when"]))
     items = doc.get("items")
@@ -172,7 +184,8 @@ def _build(doc: dict[str, Any], fmt: str, notes: Notes, locate: Locate) -> Parse
     )
     parsed.completeness_declared = "complete" in ext or "archive" in ext
     if not isinstance(items, list):
-        notes.error(at("items"), "no list of items", 'add "items": []')
+        hint = Message('add "items": []')
+        notes.error(at("items"), Message("no list of items"), hint)
     for i, item in enumerate(items if isinstance(items, list) else ()):
         if offer := _build_item(item, i, notes, locate, info.language):
             parsed.offers.append(offer)
@@ -187,24 +200,32 @@ def _build_item(
         return locate(i, key)
 
     if not isinstance(item, dict):
-        message = f"an item must be an object, not {type(item).__name__}"
-        notes.error(at(""), message, 'write {"id": ..., "url": ..., "title": ...}')
+        message = Message(
+            "an item must be an object, not %(type)s", type=type(item).__name__
+        )
+        hint = Message('write {"id": ..., "url": ..., "title": ...}')
+        notes.error(at(""), message, hint)
         return None
     s = notes.walk({k: item.get(k) for k in _ITEM}, _ITEM, "", at) or {}
     if not s.get("id"):
-        hint = "give it a permanent, unique id, e.g. tag:your-site.example,2026:o-17"
-        notes.error(at("id"), "missing id", hint)
+        hint = Message(
+            "give it a permanent, unique id, e.g. tag:your-site.example,2026:o-17"
+        )
+        notes.error(at("id"), Message("missing id"), hint)
     if not s.get("title"):
-        notes.error(at("title"), "missing title", "give every offer a title")
+        hint = Message("give every offer a title")
+        notes.error(at("title"), Message("missing title"), hint)
     if not s.get("url"):
-        notes.error(at("url"), "missing link", "link the offer's page on your site")
+        hint = Message("link the offer's page on your site")
+        notes.error(at("url"), Message("missing link"), hint)
     if not (s.get("id") or s.get("url")):
         return None
     ext: dict[str, Any] = {}
     if isinstance(raw := item.get("_ecoop", {}), dict):
         ext = read_extension(raw, lambda key: at(f"_ecoop.{key}"), notes)
     else:
-        notes.error(at("_ecoop"), "_ecoop must be an object", 'write {"kind": ...}')
+        hint = Message('write {"kind": ...}')
+        notes.error(at("_ecoop"), Message("_ecoop must be an object"), hint)
     if not ext.get("categories") and s.get("tags"):
         ext["categories"] = tuple(Category(tag) for tag in s["tags"])
     body = s.get("content_html")

@@ -12,6 +12,7 @@ from feeds.profile import KINDS
 from feeds.profile import SCHEME_ESCO_OCCUPATION
 from feeds.profile import SCHEME_NACE
 from feeds.profile import Category
+from feeds.profile import Message
 from feeds.profile import Notes
 from feeds.profile import OfferKind
 from feeds.profile import Problem
@@ -96,7 +97,7 @@ def validate(data: bytes) -> Report:
     try:
         parsed = read(data)
     except FeedReadError as e:
-        problem = Problem(Severity.ERROR, "document", e.message, e.hint, e.line)
+        problem = Problem(Severity.ERROR, "document", e.text, e.advice, e.line)
         return Report("unknown", (problem,))
     notes = Notes()
     _check_feed(parsed, notes)
@@ -121,33 +122,46 @@ def _check_feed(parsed: ParsedFeed, notes: Notes) -> None:
         return parsed.where(None, key)
 
     if not parsed.extension:
-        hint = "the hub will infer kind, organisation and location; PROFILE.md shows "
-        hint += "how to state them"
+        hint = Message(
+            "the hub will infer kind, organisation and location; PROFILE.md shows "
+            "how to state them"
+        )
         where = at("_ecoop" if json else "")
-        notes.warn(where, "no e-cooperation extension (a plain feed)", hint)
+        notes.warn(where, Message("no e-cooperation extension (a plain feed)"), hint)
     if not parsed.completeness_declared:
-        hint = "declare <eco:complete>true</eco:complete> if the feed lists every "
-        hint += "live offer (a missing one is then withdrawn), false if not"
+        hint = Message(
+            "declare <eco:complete>true</eco:complete> if the feed lists every "
+            "live offer (a missing one is then withdrawn), false if not"
+        )
         if json:
-            hint = 'add "_ecoop": {"complete": true} (or false)'
-        notes.warn(at("_ecoop.complete"), "no completeness declaration", hint)
+            hint = Message('add "_ecoop": {"complete": true} (or false)')
+        message = Message("no completeness declaration")
+        notes.warn(at("_ecoop.complete"), message, hint)
     if info.complete and info.archive:
-        hint = "an RFC 5005 archive document is a fixed page of history: drop one"
-        notes.error(at("_ecoop.archive"), "an archive document is not complete", hint)
+        hint = Message(
+            "an RFC 5005 archive document is a fixed page of history: drop one"
+        )
+        message = Message("an archive document is not complete")
+        notes.error(at("_ecoop.archive"), message, hint)
     if not info.link and parsed.format != "rss":
-        hint = "link the site's list of offers"
-        notes.warn(at("home_page_url"), "no link to the site", hint)
+        hint = Message("link the site's list of offers")
+        notes.warn(at("home_page_url"), Message("no link to the site"), hint)
     if unlabelled := [o for o in parsed.offers if not o.language]:
-        hint = "set xml:lang on the feed or entries (pl, lt, en ...)"
+        hint = Message("set xml:lang on the feed or entries (pl, lt, en ...)")
         if json:
-            hint = 'add "language": "pl" to the feed or the items'
-        message = f"no language for {len(unlabelled)} offer(s); the hub will guess it"
+            hint = Message('add "language": "pl" to the feed or the items')
+        message = Message(
+            "no language for %(count)d offer(s); the hub will guess it",
+            count=len(unlabelled),
+        )
         notes.warn(at("language"), message, hint)
     live = {o.id for o in parsed.offers}
     for j, tomb in enumerate(parsed.deleted):
         if tomb.ref in live:
-            hint = "drop the entry or the tombstone: an offer is live or withdrawn"
-            message = f"{tomb.ref!r} is both listed and withdrawn"
+            hint = Message(
+                "drop the entry or the tombstone: an offer is live or withdrawn"
+            )
+            message = Message("%(id)r is both listed and withdrawn", id=tomb.ref)
             notes.error(at(f"_ecoop.deleted[{j}].ref"), message, hint)
 
 
@@ -159,32 +173,44 @@ def _check_offers(parsed: ParsedFeed, notes: Notes) -> None:
             return parsed.where(k, key)
 
         if offer.id in first:
-            message = f"duplicate id {offer.id!r} (first in {first[offer.id]})"
-            notes.error(at("id"), message, "every offer needs its own id")
+            message = Message(
+                "duplicate id %(id)r (first in %(first)s)",
+                id=offer.id,
+                first=first[offer.id],
+            )
+            notes.error(at("id"), message, Message("every offer needs its own id"))
         first.setdefault(offer.id, at("")[0])
         valid, published = offer.valid_through, offer.published
         if valid and published and valid < published:
-            hint = "valid-through is when the offer ends: after it was published"
-            notes.error(
-                at("_ecoop.valid_through"), "valid-through is before published", hint
+            hint = Message(
+                "valid-through is when the offer ends: after it was published"
             )
+            message = Message("valid-through is before published")
+            notes.error(at("_ecoop.valid_through"), message, hint)
         if offer.kind == OfferKind.JOB_OFFER and not valid:
-            hint = "job offers should end; the hub hides an offer once it has expired"
-            notes.warn(
-                at("_ecoop.valid_through"), "job offer without valid-through", hint
+            hint = Message(
+                "job offers should end; the hub hides an offer once it has expired"
             )
+            message = Message("job offer without valid-through")
+            notes.warn(at("_ecoop.valid_through"), message, hint)
         if parsed.extension and offer.kind is None and not offer.is_company_profile:
-            hint = "one of " + ", ".join(sorted(KINDS)) + "; or, for a company "
-            hint += "profile, an eco:organisation with eco:capabilities"
-            notes.warn(at("_ecoop.kind"), "no kind", hint)
+            hint = Message(
+                "one of %(kinds)s; or, for a company profile, an eco:organisation "
+                "with eco:capabilities",
+                kinds=", ".join(sorted(KINDS)),
+            )
+            notes.warn(at("_ecoop.kind"), Message("no kind"), hint)
         org = offer.organisation
         if offer.kind not in (None, OfferKind.JOB_SEEKING) and org is None:
-            hint = "name the organisation (name, country, town, identifier)"
-            notes.warn(at("_ecoop.organisation"), "no organisation", hint)
+            hint = Message("name the organisation (name, country, town, identifier)")
+            notes.warn(at("_ecoop.organisation"), Message("no organisation"), hint)
         for scheme in org.identifiers if org else ():
             if scheme not in IDENTIFIER_SCHEMES:
-                hint = "known schemes: " + ", ".join(sorted(IDENTIFIER_SCHEMES))
-                message = f"unknown identifier scheme {scheme!r}"
+                hint = Message(
+                    "known schemes: %(schemes)s",
+                    schemes=", ".join(sorted(IDENTIFIER_SCHEMES)),
+                )
+                message = Message("unknown identifier scheme %(scheme)r", scheme=scheme)
                 notes.warn(
                     at(f"_ecoop.organisation.identifiers.{scheme}"), message, hint
                 )
@@ -192,17 +218,21 @@ def _check_offers(parsed: ParsedFeed, notes: Notes) -> None:
             _check_category(cat, at(f"_ecoop.categories[{j}]"), notes)
         nace = any(c.scheme == SCHEME_NACE for c in offer.categories)
         if offer.is_company_profile and not nace:
-            hint = f'add <category scheme="{SCHEME_NACE}" term="25.62"/>'
-            notes.warn(
-                at("_ecoop.categories"), "company profile without a NACE sector", hint
+            hint = Message(
+                'add <category scheme="%(scheme)s" term="25.62"/>', scheme=SCHEME_NACE
             )
+            message = Message("company profile without a NACE sector")
+            notes.warn(at("_ecoop.categories"), message, hint)
 
 
 def _check_category(cat: Category, where: Where, notes: Notes) -> None:
     if cat.scheme == SCHEME_NACE and not _NACE_TERM.match(cat.term):
-        hint = "a NACE Rev. 2 code such as 25.62 (or a section letter such as C)"
-        notes.warn(where, f"{cat.term!r} is not a NACE code", hint)
+        hint = Message(
+            "a NACE Rev. 2 code such as 25.62 (or a section letter such as C)"
+        )
+        notes.warn(where, Message("%(term)r is not a NACE code", term=cat.term), hint)
     esco = SCHEME_ESCO_OCCUPATION + "/"
     if cat.scheme == SCHEME_ESCO_OCCUPATION and not cat.term.startswith(esco):
-        hint = f"the occupation's URI, {esco}<uuid>"
-        notes.warn(where, f"{cat.term!r} is not an ESCO occupation URI", hint)
+        hint = Message("the occupation's URI, %(prefix)s<uuid>", prefix=esco)
+        message = Message("%(term)r is not an ESCO occupation URI", term=cat.term)
+        notes.warn(where, message, hint)

@@ -49,7 +49,21 @@ def test_pasted_text_with_errors_lists_each_with_its_place(client: FlaskClient) 
     page = doc(client.post("/pl/check-feed/", data={"text": text}))
     assert page.cssselect("#report-title")[0].text == "Kanał zawiera błędy"
     problems = [li.text_content() for li in page.cssselect("ol.problems li")]
-    assert any("entry[1] <id>" in p and "missing id" in p for p in problems)
+    assert any("entry[1] <id>" in p and "brak identyfikatora" in p for p in problems)
+    assert not any("missing id" in p for p in problems)  # the visitor's language
+
+
+def test_messages_keep_the_values_they_quote_in_every_language(
+    client: FlaskClient,
+) -> None:
+    text = (PROFILE / "unknown-kind.atom").read_text(encoding="utf-8")
+    for lang, said in (
+        ("lt", "nežinoma rūšis 'job'"),
+        ("en", "unknown kind 'job'"),
+    ):
+        page = doc(client.post(f"/{lang}/check-feed/", data={"text": text}))
+        problems = [li.text_content() for li in page.cssselect("ol.problems li")]
+        assert any(said in p for p in problems), problems
 
 
 def test_a_page_that_is_not_a_feed_is_never_echoed(client: FlaskClient) -> None:

@@ -50,6 +50,8 @@ def extracted(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
             "_l",
             "-k",
             "lazy_gettext",
+            "-k",
+            "Message",  # feeds.profile.Message: the validator's messages
             "-o",
             str(pot),
             ".",
@@ -84,6 +86,8 @@ def test_every_string_is_translated_and_compiled(
         )
     ]
     assert untranslated == []
+    misformatted = [(m.id, [str(e) for e in errors]) for m, errors in po.check()]
+    assert misformatted == [], "a translation's placeholders differ from its msgid"
     assert extracted <= ids(po), f"missing in {lang}: {sorted(extracted - ids(po))}"
     with (messages / "messages.mo").open("rb") as f:
         mo = read_mo(f)

@@ -16,6 +16,7 @@ from connectors.http import fetch
 from connectors.http import make_http
 from connectors.netguard import NetworkPolicy
 from feeds.profile import FeedProfileError
+from feeds.profile import Message
 from feeds.reader import read
 from feeds.validator import validate
 from hub.web.localized import localized_blueprint
@@ -97,4 +98,12 @@ def check_feed() -> ResponseReturnValue:
         preview = read(data).offers[:20] if report.format != "unknown" else []
     except FeedProfileError:
         preview = []
-    return render_template("check_feed.html", url=url, report=report, preview=preview)
+    return render_template(
+        "check_feed.html", url=url, report=report, preview=preview, say=_say
+    )
+
+
+def _say(message: Message) -> str:
+    """A validator message in the visitor's language (plain text, escaped on output:
+    a message may quote the feed, and its templates show tags such as <feed>)."""
+    return message.render(_)
