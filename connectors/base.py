@@ -106,6 +106,8 @@ class ParsedDocument:
             ``None`` to keep the previous state.
         warnings: problems that lost part of the document but not all of it (a
             detail page that failed, the page cap reached); shown on the run.
+        next_page: the next page of a paged feed (RFC 5005 ``next``, JSON Feed
+            ``next_url``), which the harvester follows (connectors.paging).
     """
 
     items: list[RawItem]
@@ -117,6 +119,7 @@ class ParsedDocument:
     kept: tuple[str, ...] = ()
     state: Mapping[str, Any] | None = None
     warnings: tuple[str, ...] = ()
+    next_page: str | None = None
 
 
 class Connector(Protocol):

@@ -7,6 +7,10 @@ So a document is parsed in a child forked for it: the parent waits at most
 ``timeout`` seconds for the pickled result, then kills the child; the child's
 address space may grow by at most ``max_memory`` bytes before allocations fail.
 
+A crawler's run (several pages) goes to a child as a whole, but the child never
+touches the network: it asks the parent for each page (``crawl``), so fetching keeps
+its guards and limits, and the parse limits bound the parsing of every page.
+
 Fork, not spawn: the child starts with the parent's modules and connectors (a spawn
 would import them again, for every document) and runs only the parse and a
 ``pickle`` of its result, so locks other threads held at fork time are not touched
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import os
 import pickle
 import resource
@@ -26,10 +31,17 @@ import threading
 import time
 from collections.abc import Callable
 from collections.abc import Iterator
+from collections.abc import Mapping
 from typing import Any
 from typing import TypeVar
 
 from connectors.base import ConnectorError
+from connectors.base import FetchError
+from connectors.base import FetchResult
+from connectors.base import GetPage
+from connectors.base import PageCapReached
+from connectors.base import ParseError
+from connectors.base import Source
 
 T = TypeVar("T")
 
@@ -105,17 +117,61 @@ def call(
     """
     if not limits.isolate:
         return fn(*args)
-    read_end, write_end = os.pipe()
+    return _run(lambda _pages: fn(*args), url, limits, None)
+
+
+def crawl(
+    fn: Callable[[Source, FetchResult, GetPage, Mapping[str, Any]], T],
+    source: Source,
+    first: FetchResult,
+    get: GetPage,
+    state: Mapping[str, Any],
+    *,
+    limits: ParseLimits = ParseLimits(),
+) -> T:
+    """A crawler's run, ``fn(source, first, get, state)``, in a child process.
+
+    The child never touches the network: each page it asks for is fetched here, by
+    ``get`` (its guards, limits and page cap), and sent to it; a ``ConnectorError``
+    of ``get`` is raised in the child, where the crawler handles it. The memory cap
+    holds for the whole crawl; ``limits.timeout`` bounds the child's own work, all
+    pages together (the time spent fetching is not counted). Errors as ``call``.
+    """
+    if not limits.isolate:
+        return fn(source, first, get, state)
+
+    def work(pages: GetPage | None) -> T:
+        assert pages is not None
+        return fn(source, first, pages, state)
+
+    return _run(work, first.url, limits, get)
+
+
+def _run(
+    work: Callable[[GetPage | None], T],
+    url: str,
+    limits: ParseLimits,
+    get: GetPage | None,
+) -> T:
+    answers, to_parent = os.pipe()  # (read end, write end)
+    replies, to_child = os.pipe() if get is not None else (-1, -1)
     with FORK_GUARD.forking():
         pid = os.fork()
     if pid == 0:  # the child: never returns
-        os.close(read_end)
-        _child(write_end, limits, fn, args)
-    os.close(write_end)
+        os.close(answers)
+        if get is not None:
+            os.close(to_child)
+        pages = None if get is None else _RemotePages(to_parent, replies)
+        _child(to_parent, limits, work, pages)
+    os.close(to_parent)
+    if get is not None:
+        os.close(replies)
     try:
-        answer = _read(read_end, time.monotonic() + limits.timeout)
+        answer = _serve(answers, to_child, get, limits.timeout)
     finally:
-        os.close(read_end)
+        os.close(answers)
+        if get is not None:
+            os.close(to_child)
         exit_status = _reap(pid)
     if answer is _TIMED_OUT:
         raise ConnectorError(
@@ -125,45 +181,118 @@ def call(
         raise ConnectorError(
             url, f"the parser process died ({_describe(exit_status)})", "internal"
         )
-    outcome, value = pickle.loads(answer)
+    outcome, value = answer
     if outcome == "ok":
         return value  # type: ignore[no-any-return]
     error_class, message = value
     raise ConnectorError(url, message, error_class)
 
 
-def _child(fd: int, limits: ParseLimits, fn: Callable[..., Any], args: Any) -> None:
+def _serve(
+    answers: int, to_child: int, get: GetPage | None, budget: float
+) -> tuple[str, Any] | bytes | None:
+    """The child's answer, serving its page requests meanwhile; ``_TIMED_OUT`` once
+    its own work took longer than ``budget`` seconds; None if it died."""
+    while True:
+        started = time.monotonic()
+        message = _read(answers, started + budget)
+        budget -= time.monotonic() - started
+        if message is _TIMED_OUT or message is None:
+            return message
+        kind, value = pickle.loads(message)
+        if kind != "get":
+            return kind, value
+        assert get is not None
+        page_url, accept = value
+        try:
+            reply: tuple[str, Any] = ("ok", get(page_url, accept=accept))
+        except ConnectorError as e:
+            reply = ("error", _error_state(e))
+        except Exception as e:  # a bug in the fetch path: the page fails, not the run
+            reply = ("error", ("ConnectorError", page_url, repr(e), "internal", None))
+        try:
+            _write(to_child, reply)
+        except BrokenPipeError:  # the child died meanwhile (its memory cap...)
+            return None
+
+
+class _RemotePages:
+    """The child's ``GetPage``: asks the parent for each page and waits for it."""
+
+    def __init__(self, to_parent: int, replies: int) -> None:
+        self.to_parent, self.replies = to_parent, replies
+
+    def __call__(self, url: str, *, accept: str) -> FetchResult:
+        _write(self.to_parent, ("get", (url, accept)))
+        reply = _read(self.replies, math.inf)
+        if not isinstance(reply, bytes) or reply is _TIMED_OUT:
+            raise ConnectorError(url, "the harvester stopped serving pages", "internal")
+        kind, value = pickle.loads(reply)
+        if kind == "ok":
+            return value  # type: ignore[no-any-return]
+        raise _rebuilt(value)
+
+
+_ERRORS: dict[str, type[ConnectorError]] = {
+    cls.__name__: cls
+    for cls in (ConnectorError, FetchError, PageCapReached, ParseError)
+}
+
+
+def _error_state(e: ConnectorError) -> tuple[str, str, str, str, int | None]:
+    name = next((n for n, cls in _ERRORS.items() if type(e) is cls), "ConnectorError")
+    return name, e.url, e.message, e.error_class, getattr(e, "status", None)
+
+
+def _rebuilt(state: tuple[str, str, str, str, int | None]) -> ConnectorError:
+    name, url, message, error_class, status = state
+    if name == "PageCapReached":
+        return PageCapReached(url, message)
+    if name == "FetchError":
+        return FetchError(url, message, error_class, status=status)
+    return _ERRORS[name](url, message, error_class)
+
+
+def _child(
+    fd: int,
+    limits: ParseLimits,
+    work: Callable[[GetPage | None], Any],
+    pages: GetPage | None,
+) -> None:
     try:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        # Ctrl+C and a systemd stop reach the whole process group: the parent
+        # decides whether the run finishes (a worker that stops finishes its runs).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         _cap_memory(limits.max_memory)
         try:
-            payload = pickle.dumps(("ok", fn(*args)), pickle.HIGHEST_PROTOCOL)
+            answer: tuple[str, Any] = ("ok", work(pages))
         except ConnectorError as e:
-            payload = pickle.dumps(("error", (e.error_class, e.message)))
+            answer = ("error", (e.error_class, e.message))
         except MemoryError:
-            payload = pickle.dumps(
-                (
-                    "error",
-                    (
-                        "too_large",
-                        "parsing needed more than "
-                        f"{limits.max_memory // (1024 * 1024)} MB of memory",
-                    ),
-                )
+            megabytes = limits.max_memory // (1024 * 1024)
+            answer = (
+                "error",
+                ("too_large", f"parsing needed more than {megabytes} MB of memory"),
             )
         except RecursionError:
-            payload = pickle.dumps(
-                ("error", ("parse", "the document is nested too deeply"))
-            )
+            answer = ("error", ("parse", "the document is nested too deeply"))
         except Exception as e:  # a parser crash is the document's problem
-            payload = pickle.dumps(
-                ("error", ("internal", f"parser crashed: {type(e).__name__}: {e}"))
+            answer = (
+                "error",
+                ("internal", f"parser crashed: {type(e).__name__}: {e}"),
             )
-        with os.fdopen(fd, "wb") as out:
-            out.write(len(payload).to_bytes(_HEADER, "big"))
-            out.write(payload)
+        _write(fd, answer)
     finally:
         os._exit(0)
+
+
+def _write(fd: int, message: tuple[str, Any]) -> None:
+    """One message, length-prefixed, whole (a pipe write may be partial)."""
+    payload = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
+    view = memoryview(len(payload).to_bytes(_HEADER, "big") + payload)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _cap_memory(extra: int) -> None:
@@ -181,26 +310,32 @@ _TIMED_OUT = b"timed out"  # a sentinel, compared by identity
 
 
 def _read(fd: int, deadline: float) -> bytes | None:
-    """The child's whole answer; ``_TIMED_OUT`` if it did not come before
-    ``deadline``; None if the child exited without one."""
+    """One whole message; ``_TIMED_OUT`` if it did not come before ``deadline``;
+    None if the other end closed without one. Reads no further than the message:
+    the pipe may carry the next."""
+    head = _read_exactly(fd, _HEADER, deadline)
+    if not isinstance(head, bytes) or head is _TIMED_OUT:
+        return head
+    return _read_exactly(fd, int.from_bytes(head, "big"), deadline)
+
+
+def _read_exactly(fd: int, size: int, deadline: float) -> bytes | None:
     chunks: list[bytes] = []
-    expected: int | None = None
-    received = 0
-    while expected is None or received < expected + _HEADER:
+    while size:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return _TIMED_OUT
-        ready, _, _ = select.select([fd], [], [], remaining)
+        ready, _, _ = select.select(
+            [fd], [], [], None if math.isinf(remaining) else remaining
+        )
         if not ready:
             return _TIMED_OUT
-        chunk = os.read(fd, 1 << 20)
-        if not chunk:  # the child exited without a complete answer
+        chunk = os.read(fd, min(size, 1 << 20))
+        if not chunk:  # the other end exited without a complete message
             return None
         chunks.append(chunk)
-        received += len(chunk)
-        if expected is None and received >= _HEADER:
-            expected = int.from_bytes(b"".join(chunks)[:_HEADER], "big")
-    return b"".join(chunks)[_HEADER:]
+        size -= len(chunk)
+    return b"".join(chunks)
 
 
 def _reap(pid: int) -> int:

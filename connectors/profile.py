@@ -26,8 +26,8 @@ def uses_profile(body: bytes) -> bool:
 def parse_profile(source: Source, body: bytes) -> ParsedDocument:
     """Every profile field of every entry, the tombstones, and the completeness.
 
-    A paged feed (RFC 5005 ``next`` link) is complete only as a whole; from its first
-    page alone nothing can be withdrawn by absence, so it counts as a window here.
+    A paged feed (RFC 5005 ``next`` link, JSON Feed ``next_url``) names its next
+    page; it is complete only as a whole (connectors.paging joins the pages).
     Company profiles (no kind; an organisation with capabilities) are items too: the
     hub stores them as organisations, not offers (hub.normalize.is_company_profile).
 
@@ -39,13 +39,12 @@ def parse_profile(source: Source, body: bytes) -> ParsedDocument:
     except FeedReadError as e:
         raise ParseError(source.url, str(e), "parse") from e
     items = [_raw_item(offer) for offer in parsed.offers]
-    complete = None
-    if parsed.completeness_declared:
-        complete = parsed.info.complete and not parsed.info.next_url
+    complete = parsed.info.complete if parsed.completeness_declared else None
     return ParsedDocument(
         items=items,
         deleted=tuple(d.ref for d in parsed.deleted),
         complete=complete,
+        next_page=parsed.info.next_url,
     )
 
 

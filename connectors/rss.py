@@ -96,7 +96,17 @@ class RssConnector:
             complete=complete,
             ttl=_ttl(parsed.feed.get("ttl")),
             skipped=skipped,
+            next_page=_next_page(parsed.feed),
         )
+
+
+def _next_page(feed: Any) -> str | None:
+    """The ``<link rel="next">`` of a paged feed (RFC 5005 §3; in RSS 2.0 as
+    ``atom:link``), made absolute by feedparser."""
+    for link in feed.get("links", ()):
+        if link.get("rel") == "next" and (href := (link.get("href") or "").strip()):
+            return str(href)
+    return None
 
 
 def _to_raw_item(entry: Any, feed_language: str | None) -> RawItem | None:

@@ -34,6 +34,7 @@ from sqlalchemy.orm import sessionmaker
 
 import connectors
 from connectors import bounded
+from connectors import paging
 from connectors.base import MAX_PAGES
 from connectors.base import ConnectorError
 from connectors.base import FetchError
@@ -186,7 +187,11 @@ class Harvester:
     # --- stages --------------------------------------------------------------------
 
     def _start(self, db: Session, source: Source, force: bool) -> Job:
-        crawls = hasattr(connectors.get_connector(source.type), "crawl")
+        # A crawler's or a paged feed's first document may be unchanged while the
+        # pages it leads to are not: those always read it.
+        whole = hasattr(connectors.get_connector(source.type), "crawl") or bool(
+            (source.crawl_state or {}).get(paging.PAGED)
+        )
         run = HarvestRun(
             source_id=source.id,
             started_at=self.clock(),
@@ -206,12 +211,10 @@ class Harvester:
                 interval=timedelta(seconds=source.interval_seconds),
                 options=source.options,
             ),
-            # A crawler's first document may be unchanged while the pages it leads to
-            # are not: crawlers always read it and keep their own state instead.
             validators=Validators()
-            if force or crawls
+            if force or whole
             else Validators(source.etag, source.last_modified),
-            body_hash=None if force or crawls else source.body_hash,
+            body_hash=None if force or whole else source.body_hash,
             crawl_state={} if force else dict(source.crawl_state or {}),
         )
 
@@ -255,12 +258,10 @@ class Harvester:
             if hasattr(connector, "crawl"):
                 outcome.document = self._crawl(connector, job, outcome.result)
             else:  # in a child process: a deadline and a memory cap that hold
-                outcome.document = bounded.call(
-                    connector.parse,
-                    job.spec,
-                    outcome.result,
-                    url=outcome.result.url,
-                    limits=self.parse_limits,
+                outcome.document = paging.follow(
+                    job.spec.url,
+                    self._parse(connector, job, outcome.result),
+                    self._page_reader(connector, job),
                 )
             now = self.clock()
             for key, item in assign_keys(outcome.document.items):
@@ -331,17 +332,34 @@ class Harvester:
         return summary
 
     def _crawl(self, connector: Any, job: Job, first: FetchResult) -> ParsedDocument:
-        """A crawler's run, in this thread: its pages come through ``GetPage``.
+        """A crawler's run in a child process (connectors.bounded.crawl): its pages
+        are fetched here, through ``GetPage``; its parsing, all pages together, has
+        the parse limits of one document."""
+        return bounded.crawl(
+            connector.crawl,
+            job.spec,
+            first,
+            self._page_getter(job, getattr(connector, "scrapes", False)),
+            job.crawl_state,
+            limits=self.parse_limits,
+        )
 
-        It holds the fork guard throughout (its pages are parsed with lxml here), so
-        no parsing child is forked meanwhile. Unlike a single document's parse it has
-        no deadline of its own: a crawl forked into a child once hung a worker's
-        shutdown (see the session note); the page cap and each fetch's limits bound
-        it instead.
-        """
-        with FORK_GUARD.using():
-            get = self._page_getter(job, getattr(connector, "scrapes", False))
-            return connector.crawl(job.spec, first, get, job.crawl_state)  # type: ignore[no-any-return]
+    def _parse(self, connector: Any, job: Job, result: FetchResult) -> ParsedDocument:
+        """One document parsed in a child process: a deadline and a memory cap that
+        hold (connectors.bounded)."""
+        return bounded.call(  # type: ignore[no-any-return]
+            connector.parse, job.spec, result, url=result.url, limits=self.parse_limits
+        )
+
+    def _page_reader(self, connector: Any, job: Job) -> paging.ReadPage:
+        """How a paged feed's next pages are read: fetched like the first (with the
+        run's page cap) and parsed like it."""
+        get = self._page_getter(job, scrapes=False)
+
+        def read(url: str) -> ParsedDocument:
+            return self._parse(connector, job, get(url, accept=connector.accept))
+
+        return read
 
     def _page_getter(self, job: Job, scrapes: bool) -> GetPage:
         """The ``GetPage`` a crawler gets for one run: the same guards as the first

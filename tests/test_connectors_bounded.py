@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,10 @@ from sqlalchemy.orm import sessionmaker
 
 import connectors
 from connectors.base import ConnectorError
+from connectors.base import FetchError
 from connectors.base import FetchResult
+from connectors.base import GetPage
+from connectors.base import PageCapReached
 from connectors.base import ParsedDocument
 from connectors.base import ParseError
 from connectors.base import RawItem
@@ -29,12 +33,14 @@ from connectors.base import Source
 from connectors.bounded import FORK_GUARD
 from connectors.bounded import ParseLimits
 from connectors.bounded import call
+from connectors.bounded import crawl
 from connectors.http import make_http
 from hub import index
 from hub.harvest import Harvester
 from hub.models import Offer
 from hub.registry import load
 
+DAY = timedelta(days=1)
 QUICK = ParseLimits(timeout=1.0, max_memory=64 * 1024 * 1024)
 
 
@@ -88,6 +94,82 @@ class _SlowWhenAsked:
         while b"STALL" in result.body:
             pass
         return connectors.get_connector("rss").parse(source, result)
+
+
+# --- a crawl in a child: pages fetched by the parent ------------------------------
+
+SOURCE = Source(key="c/s", cluster="c", type="html", url="http://x/", interval=DAY)
+FIRST = FetchResult(url="http://x/", status=200, headers={}, body=b"<html>1</html>")
+
+
+def page(url: str, *, accept: str) -> FetchResult:
+    if url.endswith("/gone"):
+        raise FetchError(url, "HTTP 404", "http_status", status=404)
+    if url.endswith("/cap"):
+        raise PageCapReached(url, "page cap of 1 pages reached")
+    return FetchResult(url=url, status=200, headers={}, body=f"<{url}>".encode())
+
+
+def test_a_crawl_gets_its_pages_from_the_parent_and_their_errors_typed() -> None:
+    parent = os.getpid()
+    asked: list[tuple[int, str]] = []
+
+    def get(url: str, *, accept: str) -> FetchResult:
+        asked.append((os.getpid(), url))
+        return page(url, accept=accept)
+
+    def walk(
+        source: Source, first: FetchResult, get: GetPage, state: object
+    ) -> tuple[int, list[bytes], list[tuple[str, object]]]:
+        bodies = [first.body, get("http://x/2", accept="text/html").body]
+        errors: list[tuple[str, object]] = []
+        for url in ("http://x/gone", "http://x/cap"):
+            try:
+                get(url, accept="text/html")
+            except PageCapReached as e:
+                errors.append(("cap", e.error_class))
+            except FetchError as e:
+                errors.append((e.error_class, e.status))
+        return os.getpid(), bodies, errors
+
+    child, bodies, errors = crawl(walk, SOURCE, FIRST, get, {}, limits=QUICK)
+    assert child != parent and {pid for pid, _ in asked} == {parent}
+    assert bodies == [b"<html>1</html>", b"<http://x/2>"]
+    assert errors == [("http_status", 404), ("cap", "too_large")]
+
+
+def test_time_spent_fetching_is_not_the_crawls_parse_time() -> None:
+    def slow_get(url: str, *, accept: str) -> FetchResult:
+        time.sleep(0.6)  # two pages: longer than the 1 s budget, but fetching
+        return page(url, accept=accept)
+
+    def walk(source: Source, first: FetchResult, get: GetPage, state: object) -> int:
+        return len([get(f"http://x/{n}", accept="*/*") for n in range(2)])
+
+    assert crawl(walk, SOURCE, FIRST, slow_get, {}, limits=QUICK) == 2
+
+
+def test_a_crawl_whose_parsing_never_ends_is_killed_at_the_deadline() -> None:
+    def walk(source: Source, first: FetchResult, get: GetPage, state: object) -> None:
+        get("http://x/2", accept="*/*")
+        while True:  # a pathological page
+            pass
+
+    started = time.monotonic()
+    with pytest.raises(ConnectorError) as info:
+        crawl(walk, SOURCE, FIRST, page, {}, limits=QUICK)
+    assert info.value.error_class == "parse_timeout"
+    assert time.monotonic() - started < 10
+
+
+def test_a_crawl_that_bloats_hits_the_memory_cap() -> None:
+    def walk(source: Source, first: FetchResult, get: GetPage, state: object) -> None:
+        pages = [get("http://x/2", accept="*/*")]
+        pages.append(bytearray(512 * 1024 * 1024))  # type: ignore[arg-type]
+
+    with pytest.raises(ConnectorError) as info:
+        crawl(walk, SOURCE, FIRST, page, {}, limits=QUICK)
+    assert info.value.error_class == "too_large"
 
 
 def test_a_stuck_parse_loses_nothing_and_stops_no_other_source(
