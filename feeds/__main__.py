@@ -179,7 +179,7 @@ def example_feed() -> tuple[FeedInfo, list[Offer], list[Deleted]]:
         location=Location("PL", "Ełk"),
         categories=(
             Category(
-                f"{SCHEME_ESCO_OCCUPATION}/00000000-0000-0000-0000-000000000000",
+                f"{SCHEME_ESCO_OCCUPATION}/5c082067-ea18-4ccb-8c43-e70b18ad8120",
                 SCHEME_ESCO_OCCUPATION,
                 "operator obrabiarek CNC",
             ),
