@@ -255,6 +255,7 @@ def _content(data: OfferData) -> dict[str, object]:
         "valid_through": data.valid_through,
         "content_hash": data.content_hash,
         "search_text": data.search_text,
+        "organisation_name": data.organisation.name if data.organisation else None,
         "town": data.town,
         "sectors": list(data.sectors),
         "occupations": list(data.occupations),

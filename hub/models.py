@@ -168,6 +168,8 @@ class Offer(Base):
     organisation_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("organisations.id")
     )
+    # as the offer names it; indexed for search between title and categories
+    organisation_name: Mapped[str | None] = mapped_column(sa.String(500))
     country: Mapped[str | None] = mapped_column(sa.String(2))
     town: Mapped[str | None] = mapped_column(sa.String(200))
     categories: Mapped[list[str]] = mapped_column(default=list)

@@ -10,6 +10,7 @@ import functools
 import sys
 import unicodedata
 from collections.abc import Callable
+from functools import partial
 
 from sqlalchemy.engine import Connection
 
@@ -84,52 +85,85 @@ def combining_class() -> str:
 # rename a table while one does, and Alembic batch mode renames its copy of offers.
 
 
-def _sqlite_values(row: str) -> str:
+# Versions of the text index, each a migration's: 0002 created version 1 (title,
+# categories, body); 0009 added the organisation's name (version 2: ranked between
+# title and categories). A migration names its version, so changing the latest never
+# changes what an older migration does.
+VERSION = 2
+
+
+def _sqlite_fields(row: str, version: int) -> dict[str, str]:
+    """FTS5 column -> the value indexed for the offer ``row`` (new, old or o)."""
     categories = (
         f"coalesce((SELECT group_concat(j.value, ' ') FROM json_each({row}.categories)"
         " j), '')"
     )
-    return (
-        f"{row}.id, ecoop_fold({row}.title), ecoop_fold({categories}), "
-        f"substr({row}.search_text, 1, {MAX_INDEXED_CHARS})"
-    )
+    fields = {"title": f"ecoop_fold({row}.title)"}
+    if version >= 2:
+        fields["organisation_name"] = (
+            f"ecoop_fold(coalesce({row}.organisation_name, ''))"
+        )
+    fields["categories"] = f"ecoop_fold({categories})"
+    fields["search_text"] = f"substr({row}.search_text, 1, {MAX_INDEXED_CHARS})"
+    return fields
 
 
-_SQLITE_COLUMNS = "rowid, title, categories, search_text"
-_SQLITE_DELETE = (
-    f"INSERT INTO offers_fts(offers_fts, {_SQLITE_COLUMNS}) VALUES ('delete', "
-)
-_SQLITE_INSERT = f"INSERT INTO offers_fts({_SQLITE_COLUMNS}) VALUES ("
+def _sqlite_rows(version: int) -> tuple[str, str, str]:
+    """The column list, and the 'delete' and insert statement heads, of ``version``."""
+    columns = "rowid, " + ", ".join(_sqlite_fields("new", version))
+    delete = f"INSERT INTO offers_fts(offers_fts, {columns}) VALUES ('delete', "
+    return columns, delete, f"INSERT INTO offers_fts({columns}) VALUES ("
 
 
-def sqlite_install() -> list[str]:
-    """Statements creating the FTS5 index of offers and its sync triggers."""
+def _sqlite_values(row: str, version: int) -> str:
+    return ", ".join([f"{row}.id", *_sqlite_fields(row, version).values()])
+
+
+def _sqlite_text_index(version: int) -> list[str]:
+    """The FTS5 table and the triggers that keep it in the writing transaction."""
+    _, delete, insert = _sqlite_rows(version)
+    fields = ", ".join(_sqlite_fields("new", version))
     return [
         # DESIGN.md: diacritic-blind. Text arrives folded by hub.text.fold already;
         # remove_diacritics 2 is the brief's tokenizer and folds nothing more.
         # prefix='2 3': typed-ahead prefixes of 2-3 letters use a prefix index.
-        "CREATE VIRTUAL TABLE offers_fts USING fts5(title, categories, search_text, "
+        f"CREATE VIRTUAL TABLE offers_fts USING fts5({fields}, "
         "content='offers', content_rowid='id', "
         "tokenize='unicode61 remove_diacritics 2', "
         f"prefix='{' '.join(map(str, SQLITE_PREFIX_INDEX))}')",
         "CREATE TRIGGER offers_fts_ai AFTER INSERT ON offers BEGIN "
-        f"{_SQLITE_INSERT}{_sqlite_values('new')}); END",
+        f"{insert}{_sqlite_values('new', version)}); END",
         "CREATE TRIGGER offers_fts_ad AFTER DELETE ON offers BEGIN "
-        f"{_SQLITE_DELETE}{_sqlite_values('old')}); END",
+        f"{delete}{_sqlite_values('old', version)}); END",
         # Only the indexed columns: touching last_seen_at or status writes no index.
-        "CREATE TRIGGER offers_fts_au AFTER UPDATE OF title, categories, search_text "
-        f"ON offers BEGIN {_SQLITE_DELETE}{_sqlite_values('old')}); "
-        f"{_SQLITE_INSERT}{_sqlite_values('new')}); END",
-        *sqlite_reindex(),
+        f"CREATE TRIGGER offers_fts_au AFTER UPDATE OF {fields} "
+        f"ON offers BEGIN {delete}{_sqlite_values('old', version)}); "
+        f"{insert}{_sqlite_values('new', version)}); END",
+    ]
+
+
+def _sqlite_drop_text_index() -> list[str]:
+    return [
+        *(f"DROP TRIGGER IF EXISTS {t}" for t in SQLITE_TRIGGERS),
+        "DROP TABLE IF EXISTS offers_fts",
+    ]
+
+
+def sqlite_install(version: int = VERSION) -> list[str]:
+    """Statements creating the FTS5 index of offers and its sync triggers."""
+    return [
+        *_sqlite_text_index(version),
+        *sqlite_reindex(version),
         *(f"CREATE INDEX {n} ON offers ({c})" for n, c in SEARCH_INDEXES.items()),
     ]
 
 
-def sqlite_reindex() -> list[str]:
+def sqlite_reindex(version: int = VERSION) -> list[str]:
     """Statements re-indexing every offer (after a bulk load or a table rebuild)."""
+    columns, _, _ = _sqlite_rows(version)
     return [
         "INSERT INTO offers_fts(offers_fts) VALUES ('delete-all')",
-        f"INSERT INTO offers_fts({_SQLITE_COLUMNS}) SELECT {_sqlite_values('o')} "
+        f"INSERT INTO offers_fts({columns}) SELECT {_sqlite_values('o', version)} "
         "FROM offers o",
     ]
 
@@ -137,15 +171,14 @@ def sqlite_reindex() -> list[str]:
 def sqlite_uninstall() -> list[str]:
     return [
         *(f"DROP INDEX IF EXISTS {n}" for n in SEARCH_INDEXES),
-        *(f"DROP TRIGGER IF EXISTS {t}" for t in SQLITE_TRIGGERS),
-        "DROP TABLE IF EXISTS offers_fts",
+        *_sqlite_drop_text_index(),
     ]
 
 
 # --- PostgreSQL ---------------------------------------------------------------------
 
 
-def pg_install() -> list[str]:
+def pg_install(version: int = VERSION) -> list[str]:
     """Statements creating the fold function, the weighted tsvector column, its GIN
     index and the trigger that fills it in the writing transaction."""
     fold = (
@@ -162,39 +195,12 @@ def pg_install() -> list[str]:
         "PARALLEL SAFE STRICT AS $$ SELECT regexp_replace(t, "
         f"'[^{token_class()}]+', ' ', 'g') $$"
     )
-    # Weights (DESIGN.md ranking): A title, B categories, C search_text (which
-    # holds title and categories too, as hub.normalize writes it).
-    vector = (
-        "CREATE FUNCTION ecoop_search_vector(title text, categories json, body text) "
-        "RETURNS tsvector LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT "
-        "setweight(to_tsvector('simple'::regconfig, "
-        "ecoop_words(ecoop_fold(coalesce(title, '')))), 'A') || "
-        "setweight(to_tsvector('simple'::regconfig, ecoop_words(ecoop_fold("
-        "coalesce(CASE WHEN json_typeof(categories) = 'array' THEN (SELECT "
-        "string_agg(value, ' ') FROM json_array_elements_text(categories)) END, "
-        "'')))), 'B') || "
-        "setweight(to_tsvector('simple'::regconfig, "
-        f"ecoop_words(left(coalesce(body, ''), {MAX_INDEXED_CHARS}))), 'C') $$"
-    )
-    # SET search_path FROM CURRENT: the trigger finds these functions in the schema
-    # they were created in, whatever the writer's search_path.
-    trigger_fn = (
-        "CREATE FUNCTION ecoop_offers_search_vector() RETURNS trigger "
-        "LANGUAGE plpgsql SET search_path FROM CURRENT AS $$ BEGIN "
-        f"NEW.{PG_COLUMN} := ecoop_search_vector(NEW.title, NEW.categories, "
-        "NEW.search_text); RETURN NEW; END $$"
-    )
     return [
         fold,
         words,
-        vector,
         f"ALTER TABLE offers ADD COLUMN {PG_COLUMN} tsvector",
-        trigger_fn,
-        # Only the indexed columns: touching last_seen_at or status writes no index.
-        "CREATE TRIGGER offers_search_vector BEFORE INSERT OR UPDATE OF title, "
-        "categories, search_text ON offers FOR EACH ROW "
-        "EXECUTE FUNCTION ecoop_offers_search_vector()",
-        *pg_reindex(),
+        *_pg_text_index(version),
+        *pg_reindex(version),
         f"ALTER TABLE offers ALTER COLUMN {PG_COLUMN} SET NOT NULL",
         f"CREATE INDEX {PG_INDEX} ON offers USING gin ({PG_COLUMN})",
         # PostgreSQL reads the heap after the GIN scan anyway: only the facets one.
@@ -203,45 +209,134 @@ def pg_install() -> list[str]:
     ]
 
 
-def pg_reindex() -> list[str]:
+# The indexed columns of offers and the SQL type of each, by version.
+_PG_FIELDS = {
+    1: {"title": "text", "categories": "json", "search_text": "text"},
+    2: {
+        "title": "text",
+        "organisation_name": "text",
+        "categories": "json",
+        "search_text": "text",
+    },
+}
+
+
+def _pg_text_index(version: int) -> list[str]:
+    """The vector function, and the trigger that fills the column with it."""
+    fields = _PG_FIELDS[version]
+
+    def part(expression: str, weight: str) -> str:
+        return f"setweight(to_tsvector('simple'::regconfig, {expression}), '{weight}')"
+
+    categories = (
+        "ecoop_words(ecoop_fold(coalesce(CASE WHEN json_typeof(categories) = 'array' "
+        "THEN (SELECT string_agg(value, ' ') FROM json_array_elements_text("
+        "categories)) END, '')))"
+    )
+    # Weights (DESIGN.md ranking): A title, B organisation and categories, C
+    # search_text (which holds all of them too, as hub.normalize writes it).
+    parts = [part("ecoop_words(ecoop_fold(coalesce(title, '')))", "A")]
+    if "organisation_name" in fields:
+        organisation = "ecoop_words(ecoop_fold(coalesce(organisation_name, '')))"
+        parts.append(part(organisation, "B"))
+    parts.append(part(categories, "B"))
+    body = f"ecoop_words(left(coalesce(search_text, ''), {MAX_INDEXED_CHARS}))"
+    parts.append(part(body, "C"))
+    arguments = ", ".join(f"{name} {kind}" for name, kind in fields.items())
+    vector = (
+        f"CREATE FUNCTION ecoop_search_vector({arguments}) RETURNS tsvector "
+        f"LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT {' || '.join(parts)} $$"
+    )
+    # SET search_path FROM CURRENT: the trigger finds these functions in the schema
+    # they were created in, whatever the writer's search_path.
+    trigger_fn = (
+        "CREATE FUNCTION ecoop_offers_search_vector() RETURNS trigger "
+        "LANGUAGE plpgsql SET search_path FROM CURRENT AS $$ BEGIN "
+        f"NEW.{PG_COLUMN} := ecoop_search_vector("
+        f"{', '.join(f'NEW.{name}' for name in fields)}); RETURN NEW; END $$"
+    )
+    return [
+        vector,
+        trigger_fn,
+        # Only the indexed columns: touching last_seen_at or status writes no index.
+        f"CREATE TRIGGER offers_search_vector BEFORE INSERT OR UPDATE OF "
+        f"{', '.join(fields)} ON offers FOR EACH ROW "
+        "EXECUTE FUNCTION ecoop_offers_search_vector()",
+    ]
+
+
+def _pg_drop_text_index() -> list[str]:
+    return [
+        "DROP TRIGGER IF EXISTS offers_search_vector ON offers",
+        "DROP FUNCTION IF EXISTS ecoop_offers_search_vector()",
+        *(
+            f"DROP FUNCTION IF EXISTS ecoop_search_vector({', '.join(fields.values())})"
+            for fields in _PG_FIELDS.values()
+        ),
+    ]
+
+
+def pg_reindex(version: int = VERSION) -> list[str]:
     return [
         f"UPDATE offers SET {PG_COLUMN} = "
-        "ecoop_search_vector(title, categories, search_text)"
+        f"ecoop_search_vector({', '.join(_PG_FIELDS[version])})"
     ]
 
 
 def pg_uninstall() -> list[str]:
     return [
         "DROP INDEX IF EXISTS ix_offers_search_facets",
-        "DROP TRIGGER IF EXISTS offers_search_vector ON offers",
+        *_pg_drop_text_index(),
         f"DROP INDEX IF EXISTS {PG_INDEX}",
         f"ALTER TABLE offers DROP COLUMN IF EXISTS {PG_COLUMN}",
-        "DROP FUNCTION IF EXISTS ecoop_offers_search_vector()",
-        "DROP FUNCTION IF EXISTS ecoop_search_vector(text, json, text)",
         "DROP FUNCTION IF EXISTS ecoop_words(text)",
         "DROP FUNCTION IF EXISTS ecoop_fold(text)",
     ]
 
 
-def install(connection: Connection) -> None:
+def install(connection: Connection, version: int = VERSION) -> None:
     """Create the search index for ``connection``'s dialect and index every offer.
 
     A later migration that rebuilds ``offers`` (SQLite batch mode copies the table and
-    so drops its triggers) calls ``uninstall`` before and ``install`` after;
-    adding columns or indexes does not rebuild it.
+    so drops its triggers) calls ``uninstall`` before and ``install`` after, with its
+    own version; adding columns or indexes does not rebuild it.
     """
-    for statement in _statements(connection, sqlite_install, pg_install):
-        connection.exec_driver_sql(statement)
+    _run(connection, partial(sqlite_install, version), partial(pg_install, version))
 
 
-def reindex(connection: Connection) -> None:
+def rebuild_text_index(connection: Connection, version: int) -> None:
+    """Replace the text index by ``version``'s and index every offer again (the
+    covering indexes and PostgreSQL's GIN index stay)."""
+    _run(
+        connection,
+        lambda: [
+            *_sqlite_drop_text_index(),
+            *_sqlite_text_index(version),
+            *sqlite_reindex(version),
+        ],
+        lambda: [
+            *_pg_drop_text_index(),
+            *_pg_text_index(version),
+            *pg_reindex(version),
+        ],
+    )
+
+
+def reindex(connection: Connection, version: int = VERSION) -> None:
     """Index every offer again (after a bulk load that bypassed the triggers)."""
-    for statement in _statements(connection, sqlite_reindex, pg_reindex):
-        connection.exec_driver_sql(statement)
+    _run(connection, partial(sqlite_reindex, version), partial(pg_reindex, version))
 
 
 def uninstall(connection: Connection) -> None:
-    for statement in _statements(connection, sqlite_uninstall, pg_uninstall):
+    _run(connection, sqlite_uninstall, pg_uninstall)
+
+
+def _run(
+    connection: Connection,
+    sqlite: Callable[[], list[str]],
+    pg: Callable[[], list[str]],
+) -> None:
+    for statement in _statements(connection, sqlite, pg):
         connection.exec_driver_sql(statement)
 
 

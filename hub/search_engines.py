@@ -18,8 +18,10 @@ from hub import search_query
 from hub.models import Offer
 from hub.search_query import ParsedQuery
 
-# Ranking (issue 8): title above categories above body...
-SQLITE_WEIGHTS = (10.0, 4.0, 1.0)  # bm25() column weights: title, categories, body
+# Ranking (issue 8): title above organisation and categories above body...
+# bm25() column weights, in hub.search_ddl's column order: title, organisation,
+# categories, body (PostgreSQL: weights A, B, B, C).
+SQLITE_WEIGHTS = (10.0, 5.0, 4.0, 1.0)
 # ...and recent offers boosted: the text score is divided by 1 + age / RECENCY_DAYS,
 # so an offer of that age needs twice the text score of a new one.
 RECENCY_DAYS = 90.0

@@ -48,6 +48,7 @@ class Item:
     days_ago: float
     status: str = "active"
     town: str | None = None
+    organisation: str | None = None
 
 
 CORPUS = [
@@ -164,9 +165,11 @@ ACTIVE = [
 ]
 
 
-def search_text(title: str, categories: tuple[str, ...], body: str) -> str:
-    """As hub.normalize writes it: fold(title + categories + body text)."""
-    return fold(" ".join([title, " ".join(categories), body]))
+def search_text(
+    title: str, categories: tuple[str, ...], body: str, organisation: str | None = None
+) -> str:
+    """As hub.normalize writes it: fold(title + organisation + categories + body)."""
+    return fold(" ".join([title, organisation or "", " ".join(categories), body]))
 
 
 def add_offer(db: Session, item: Item, sources: dict[str, Source]) -> Offer:
@@ -179,7 +182,10 @@ def add_offer(db: Session, item: Item, sources: dict[str, Source]) -> Offer:
         country=source.cluster.country, town=item.town,
         categories=list(item.categories), published_at=published,
         status=item.status, content_hash=item.guid,
-        search_text=search_text(item.title, item.categories, item.body),
+        search_text=search_text(
+            item.title, item.categories, item.body, item.organisation
+        ),
+        organisation_name=item.organisation,
         first_seen_at=published, last_seen_at=NOW,
     )  # fmt: skip
     db.add(offer)
@@ -255,6 +261,24 @@ def test_title_ranks_above_a_newer_body_mention(corpus: sessionmaker[Session]) -
     # "sheet" (1 day old) says obróbka in its body; "cnc" (10 days) in its title.
     assert guids(corpus, "obrobka cnc") == ["cnc", "sheet"]
     assert guids(corpus, "obrobka cnc", sort="date") == ["sheet", "cnc"]
+
+
+def test_the_organisation_ranks_above_a_newer_body_mention(
+    corpus: sessionmaker[Session],
+) -> None:
+    with corpus() as db:
+        sources = {s.cluster.slug: s for s in db.scalars(sa.select(Source))}
+        for item in (
+            Item("forge", "metal", "business-offer", "pl", "Kucie matrycowe",
+                 ("Kuźnia",), "Odkuwki stalowe na zamówienie.", 20,
+                 organisation="Kuźnia Hutmen Sp. z o.o."),
+            Item("scrap", "metal", "business-request", "pl", "Skup złomu",
+                 ("Złom",), "Odbieramy złom, także od hut (np. Hutmen).", 2),
+        ):  # fmt: skip
+            add_offer(db, item, sources)
+        db.commit()
+    assert guids(corpus, "hutmen") == ["forge", "scrap"]
+    assert guids(corpus, "hutmen", sort="date") == ["scrap", "forge"]
 
 
 # --- syntax -------------------------------------------------------------------------
@@ -525,7 +549,8 @@ def assert_index_matches_table(sessions: sessionmaker[Session]) -> None:
             stale = db.scalar(
                 sa.text(
                     "SELECT count(*) FROM offers WHERE search_vector IS DISTINCT FROM "
-                    "ecoop_search_vector(title, categories, search_text)"
+                    "ecoop_search_vector(title, organisation_name, categories, "
+                    "search_text)"
                 )
             )
             assert stale == 0
@@ -547,6 +572,29 @@ def test_migration_down_and_up_reindexes_existing_offers(
     assert_index_matches_table(corpus)
 
 
+def test_migration_0009_indexes_the_organisations_of_existing_offers(
+    corpus: sessionmaker[Session], engine: sa.Engine
+) -> None:
+    from alembic import command
+
+    command.downgrade(hub_db.alembic_config(engine), "0008")
+    with engine.begin() as connection:
+        org = connection.execute(
+            sa.text(
+                "INSERT INTO organisations (name, name_key, country, identifiers, "
+                "description, capabilities, sectors) VALUES ('Zakład Hutmen', "
+                "'zaklad hutmen', 'PL', '{}', '', '[]', '[]') RETURNING id"
+            )
+        ).scalar_one()
+        connection.execute(
+            sa.text("UPDATE offers SET organisation_id = :org WHERE guid = 'sheet'"),
+            {"org": org},
+        )
+    hub_db.upgrade(engine)
+    assert guids(corpus, "hutmen") == ["sheet"]  # its search_text does not name it
+    assert_index_matches_table(corpus)
+
+
 def test_untouched_offers_are_not_reindexed(corpus: sessionmaker[Session]) -> None:
     # An unchanged harvest only touches last_seen_at: the triggers must not fire.
     with corpus() as db:
@@ -555,7 +603,7 @@ def test_untouched_offers_are_not_reindexed(corpus: sessionmaker[Session]) -> No
         if db.get_bind().dialect.name == "sqlite":
             raw.create_function("ecoop_fold", 1, boom)
         else:
-            db.execute(sa.text("DROP FUNCTION ecoop_search_vector(text, json, text)"))
+            db.execute(sa.text("DROP FUNCTION ecoop_search_vector(text, text, json, text)"))
         try:
             db.execute(sa.update(Offer).values(last_seen_at=NOW, status="withdrawn"))
         finally:

@@ -20,7 +20,7 @@ depends_on = None
 def upgrade() -> None:
     # Issue 8: the index is kept in the writing transaction by triggers, so a harvest
     # never leaves search stale. The DDL lives in hub.search_ddl (see its docstring).
-    search_ddl.install(op.get_bind())
+    search_ddl.install(op.get_bind(), version=1)
 
 
 def downgrade() -> None:
