@@ -110,14 +110,11 @@ class Message:
         return hash(self.template)
 
 
-class FeedReadError(FeedProfileError):
-    """The document is not a feed at all (see reader.read for the cases)."""
+class _Explained:
+    """``message`` and ``hint`` in English, from ``text`` and ``advice``."""
 
-    def __init__(
-        self, text: Message, advice: Message | None = None, line: int | None = None
-    ) -> None:
-        super().__init__(str(text))
-        self.text, self.advice, self.line = text, advice, line
+    text: Message
+    advice: Message | None
 
     @property
     def message(self) -> str:
@@ -126,6 +123,16 @@ class FeedReadError(FeedProfileError):
     @property
     def hint(self) -> str:
         return str(self.advice or "")
+
+
+class FeedReadError(_Explained, FeedProfileError):
+    """The document is not a feed at all (see reader.read for the cases)."""
+
+    def __init__(
+        self, text: Message, advice: Message | None = None, line: int | None = None
+    ) -> None:
+        super().__init__(str(text))
+        self.text, self.advice, self.line = text, advice, line
 
 
 class Severity(enum.StrEnum):
@@ -137,7 +144,7 @@ Where = tuple[str, int | None]  # a location and its XML line, if known
 
 
 @dataclass(frozen=True)
-class Problem:
+class Problem(_Explained):
     """One finding: ``location`` like ``entry[3] <eco:kind>`` (XML, 1-based as in
     XPath) or ``items[2]._ecoop.kind`` (JSON, 0-based); ``line`` in XML only."""
 
@@ -146,14 +153,6 @@ class Problem:
     text: Message
     advice: Message | None = None  # how to fix it
     line: int | None = None
-
-    @property
-    def message(self) -> str:
-        return str(self.text)
-
-    @property
-    def hint(self) -> str:
-        return str(self.advice or "")
 
 
 @dataclass(frozen=True)
