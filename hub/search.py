@@ -212,7 +212,8 @@ def _windows(
     ranked: list[int] = []
     for dropped, facets in groups.items():
         unfiltered = dataclasses.replace(query, **{f: None for f in dropped})
-        size, counts, ids = _window(db, engine, parsed, unfiltered, now, facets, rank)
+        ranks = rank and not dropped  # only the query's own window is ranked
+        size, counts, ids = _window(db, engine, parsed, unfiltered, now, facets, ranks)
         sampled = sampled or (size > WINDOW and bool(facets))
         result.update(counts)
         ranked = ids if not dropped else ranked
