@@ -27,6 +27,7 @@ from hub.kinds import OfferStatus
 from hub.models import Cluster
 from hub.models import Offer
 from hub.places import find_place
+from hub.search_engines import WINDOW
 from hub.search_engines import Postgres
 from hub.search_engines import Sqlite
 from hub.search_engines import engine_for
@@ -61,12 +62,11 @@ _FACET_FIELDS = {
     "posted": "posted_within",
 }
 # Bounded work per request (issue 8; bench/README.md): one window of the WINDOW
-# newest matches (highest id: the latest harvested, an order both indexes give
-# without sorting). The total is counted up to WINDOW (OfferPage.total_is_lower_bound
-# beyond it); relevance ranks the window (every match when there are fewer), further
-# matches follow newest first; each facet group is counted over its own window
-# (OfferPage.facets_are_lower_bounds when one is full).
-WINDOW = 1_000
+# (hub.search_engines) newest matches (highest id: the latest harvested, an order
+# both indexes give without sorting). The total is counted up to WINDOW
+# (OfferPage.total_is_lower_bound beyond it); relevance ranks the window (every match
+# when there are fewer), further matches follow newest first; each facet group is
+# counted over its own window (OfferPage.facets_are_lower_bounds when one is full).
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,9 +125,9 @@ def search_offers(
     now = now or datetime.now(UTC)
     parsed = search_query.parse(query.text)
     engine = _engine(db)
+    engine.plan(db, parsed)
     per_page = min(max(1, query.per_page), MAX_PER_PAGE)
     page = max(1, query.page)
-    engine.prepare(db)
     match, filters = engine.match(parsed), _filters(query, engine, now)
     matched = engine.join(sa.select(Offer.id), parsed).where(*filters, *match)
     offset = (page - 1) * per_page
@@ -200,7 +200,7 @@ def _windows(
     names = _facet_names(query) if query.facets else ()
     parsed = search_query.parse(query.text)
     engine = _engine(db)
-    engine.prepare(db)
+    engine.plan(db, parsed)
     # Facets that share the same filters share one window (one text match).
     groups: dict[tuple[str, ...], list[str]] = {(): []} if rank else {}
     for facet in names:
@@ -241,7 +241,7 @@ def _window(
     names |= {"published_at"} if rank else set()
     columns: list[sa.ColumnElement[Any]] = [Offer.id]
     columns += [getattr(Offer, c) for c in sorted(names)]
-    if rank:
+    if rank and engine.scores_in_window:
         columns.append(engine.score(parsed, now).label("score"))
     window = (
         engine.join(sa.select(*columns), parsed)
@@ -259,16 +259,19 @@ def _window(
         )
     )
     if rank:
-        order = (
-            window.c.score.desc(),
-            window.c.published_at.desc(),
-            window.c.id.desc(),
-        )
+        # Scored after the window is cut, unless the engine must score while it
+        # matches (FTS5's bm25): PostgreSQL reads the vectors of the window only.
+        scored: sa.FromClause = window
+        score = window.c.score if engine.scores_in_window else None
+        if score is None:
+            scored = window.join(Offer, Offer.id == window.c.id)
+            score = engine.score(parsed, now)
+        order = (score.desc(), window.c.published_at.desc(), window.c.id.desc())
         position = sa.func.row_number().over(order_by=order)
         parts.append(
             sa.select(
                 sa.literal(_RANK, sa.String), sa.cast(window.c.id, sa.String), position
-            )
+            ).select_from(scored)
         )
     size, ranked = 0, []
     counts: dict[str, list[tuple[str, int]]] = {f: [] for f in facets}

@@ -18,6 +18,9 @@ from hub import search_query
 from hub.models import Offer
 from hub.search_query import ParsedQuery
 
+# The newest matches one search reads at most (hub/search.py).
+WINDOW = 1_000
+
 # Ranking (issue 8): title above organisation and categories above body...
 # bm25() column weights, in hub.search_ddl's column order: title, organisation,
 # categories, body (PostgreSQL: weights A, B, B, C).
@@ -34,6 +37,8 @@ _SIMPLE = sa.literal_column("'simple'::regconfig")
 
 class Sqlite:
     """FTS5: MATCH on offers_fts, bm25() with column weights."""
+
+    scores_in_window = True  # bm25() needs the MATCH that found the row
 
     def join(self, select: sa.Select[Any], parsed: ParsedQuery) -> sa.Select[Any]:
         if not parsed.include:
@@ -57,7 +62,7 @@ class Sqlite:
             return [Offer.id.not_in(excluded)]
         return []
 
-    def prepare(self, db: Session) -> None:
+    def plan(self, db: Session, parsed: ParsedQuery) -> None:
         pass
 
     def newest(self, parsed: ParsedQuery) -> sa.ColumnElement[Any]:
@@ -94,6 +99,8 @@ class Sqlite:
 class Postgres:
     """tsvector @@ tsquery on the GIN-indexed column, ts_rank() with A/B/C weights."""
 
+    scores_in_window = False  # ts_rank() reads the vector: only the window's
+
     def join(self, select: sa.Select[Any], parsed: ParsedQuery) -> sa.Select[Any]:
         return select
 
@@ -108,15 +115,27 @@ class Postgres:
             return [sa.not_(_VECTOR.op("@@")(_tsquery("ts_exclude", excluded)))]
         return []
 
-    def prepare(self, db: Session) -> None:
-        """Plan each search for its own words: psycopg prepares a statement run 5
-        times, and PostgreSQL's generic plan of ``@@ to_tsquery($1)`` guesses a rare
-        word (GIN scan, then sort every match) where a common word wants the id
-        index walked backwards, stopping after the window. For this transaction."""
+    collects_all = False  # plan(): collect every match, then take the newest
+
+    def plan(self, db: Session, parsed: ParsedQuery) -> None:
+        """Plan this search's statements for its own words.
+
+        psycopg prepares a statement run 5 times, and the generic plan of
+        ``@@ to_tsquery($1)`` fits no word: ``force_custom_plan`` (for the
+        transaction). And the planner prices walking the id index backwards, testing
+        each offer's vector until the window is full, without the cost of reading
+        each vector: right for a word in many offers, several times too slow for one
+        in few. Where the planner's own estimate says the matches are few
+        (``bitmap_wins``), the newest come from every match (the GIN bitmap) instead:
+        ``newest`` then orders by an expression no index gives.
+        """
         db.execute(sa.text("SET LOCAL plan_cache_mode = force_custom_plan"))
+        self.collects_all = bool(parsed.include) and bitmap_wins(
+            *_estimates(db, parsed)
+        )
 
     def newest(self, parsed: ParsedQuery) -> sa.ColumnElement[Any]:
-        return Offer.id.desc()
+        return ((Offer.id + 0) if self.collects_all else Offer.id).desc()
 
     def probe(self, parsed: ParsedQuery) -> list[sa.ColumnElement[bool]]:
         return self.match(parsed)
@@ -135,6 +154,32 @@ class Postgres:
             else_=sa.cast(sa.literal("[]"), sa.JSON),
         )
         return sa.func.json_array_elements_text(array).table_valued("value")
+
+
+def bitmap_wins(matches: float, offers: float) -> bool:
+    """Whether collecting every match (GIN bitmap) beats walking the newest offers
+    until WINDOW of them match, for ``matches`` of ``offers``.
+
+    The walk reads about WINDOW * offers / matches vectors; the bitmap reads every
+    match's row, not its vector, and sorts the ids: per row about half the cost
+    (bench/README.md, PostgreSQL). Equal at matches = sqrt(2 * WINDOW * offers):
+    45,000 of 1M offers, 14,000 of 100k.
+    """
+    return matches * matches <= 2 * WINDOW * offers
+
+
+def _estimates(db: Session, parsed: ParsedQuery) -> tuple[float, float]:
+    """The planner's estimate of the offers matching ``parsed``, and of all offers
+    (from the table's statistics: no offer is read)."""
+    plan = db.execute(
+        sa.text("EXPLAIN (FORMAT JSON) SELECT 1 FROM offers WHERE search_vector @@ "
+                "to_tsquery('simple'::regconfig, :q)"),
+        {"q": search_query.to_tsquery(parsed.include)},
+    ).scalar_one()  # fmt: skip
+    offers = db.scalar(
+        sa.text("SELECT reltuples FROM pg_class WHERE oid = 'offers'::regclass")
+    )
+    return float(plan[0]["Plan"]["Plan Rows"]), max(float(offers or 0), 0.0)
 
 
 def _tsquery(name: str, text: str) -> sa.ColumnElement[object]:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import sessionmaker
 from hub import db as hub_db
 from hub import search
 from hub import search_ddl
+from hub import search_engines
 from hub.models import Cluster
 from hub.models import Offer
 from hub.models import Source
@@ -255,6 +256,36 @@ def test_identical_ranked_lists_on_both_engines(corpus: sessionmaker[Session]) -
     assert guids(corpus, "druskininkai") == ["blinds", "wanted"]
     assert guids(corpus, "") == ACTIVE
     assert guids(corpus, "a", sort="date") == guids(corpus, "a", sort="relevance")
+
+
+@pytest.mark.parametrize("bitmap", [True, False])
+def test_postgresql_finds_the_same_with_either_plan(
+    corpus: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch, bitmap: bool
+) -> None:
+    bind = corpus.kw["bind"]
+    if bind.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL picks between two plans")
+    monkeypatch.setattr(search_engines, "bitmap_wins", lambda *_: bitmap)
+    plans: list[str] = []
+
+    def explain(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("WITH") and "search_vector @@" in statement:
+            plans.append(statement)
+
+    sa.event.listen(bind, "before_cursor_execute", explain)
+    try:
+        for text, expected in (
+            ("obrobka", ["cnc", "sheet"]),
+            ('"toczenie i frezowanie"', ["cnc"]),
+            ("zaliuzes -gamyba", ["wanted"]),
+            ("druskininkai", ["blinds", "wanted"]),
+        ):
+            assert guids(corpus, text) == expected
+    finally:
+        sa.event.remove(bind, "before_cursor_execute", explain)
+    # Collecting every match orders by an expression the id index cannot give.
+    assert len(plans) == 4
+    assert all(("offers.id + " in p) is bitmap for p in plans)
 
 
 def test_title_ranks_above_a_newer_body_mention(corpus: sessionmaker[Session]) -> None:
@@ -603,7 +634,9 @@ def test_untouched_offers_are_not_reindexed(corpus: sessionmaker[Session]) -> No
         if db.get_bind().dialect.name == "sqlite":
             raw.create_function("ecoop_fold", 1, boom)
         else:
-            db.execute(sa.text("DROP FUNCTION ecoop_search_vector(text, text, json, text)"))
+            db.execute(
+                sa.text("DROP FUNCTION ecoop_search_vector(text, text, json, text)")
+            )
         try:
             db.execute(sa.update(Offer).values(last_seen_at=NOW, status="withdrawn"))
         finally:
