@@ -135,7 +135,7 @@ def search_offers(
     sampled = False
     if query.sort == "relevance" and parsed.include:
         # One statement ranks the window and counts the facets it shares.
-        facets, sampled, ranked = _windows(db, query, now, rank=True)
+        facets, sampled, ranked = _windows(db, query, now, engine, rank=True)
         total, ids = len(ranked), ranked[offset : offset + per_page]
         if len(ids) < per_page and total > WINDOW:
             rest = matched.order_by(engine.newest(parsed))
@@ -153,7 +153,7 @@ def search_offers(
         by_date = matched.order_by(Offer.published_at.desc(), Offer.id.desc())
         ids = list(db.scalars(by_date.offset(offset).limit(per_page)))
         if query.facets:
-            facets, sampled, _ = _windows(db, query, now)
+            facets, sampled, _ = _windows(db, query, now, engine)
     rows = {
         o.id: o
         for o in db.scalars(
@@ -189,18 +189,18 @@ def facet_counts(
     WINDOW newest ones (see OfferPage.facets_are_lower_bounds).
     """
     query = dataclasses.replace(query, facets=query.facets or True)
-    return _windows(db, query, now or datetime.now(UTC))[0]
+    engine = _engine(db)
+    engine.plan(db, search_query.parse(query.text))
+    return _windows(db, query, now or datetime.now(UTC), engine)[0]
 
 
 def _windows(
-    db: Session, query: OfferQuery, now: datetime, rank: bool = False
+    db: Session, query: OfferQuery, now: datetime, engine: Engine, rank: bool = False
 ) -> tuple[dict[str, list[tuple[str, int]]], bool, list[int]]:
     """facet_counts (when ``query.facets``), whether any was counted over a full
     window, and (``rank``) the ids of ``query``'s window best first."""
     names = _facet_names(query) if query.facets else ()
     parsed = search_query.parse(query.text)
-    engine = _engine(db)
-    engine.plan(db, parsed)
     # Facets that share the same filters share one window (one text match).
     groups: dict[tuple[str, ...], list[str]] = {(): []} if rank else {}
     for facet in names:

@@ -7,12 +7,13 @@ the same three folded fields, split into words the same way (see ``token_class``
 from __future__ import annotations
 
 import functools
-import sys
 import unicodedata
 from collections.abc import Callable
 from functools import partial
 
 from sqlalchemy.engine import Connection
+
+from hub.text import char_class
 
 # Indexed prefix of ``offers.search_text``: keeps a PostgreSQL tsvector far below its
 # 1 MB cap and its 16383 positions, and SQLite truncates at the same place (equal
@@ -38,25 +39,6 @@ _TOKEN_CATEGORIES = frozenset(["Lu", "Ll", "Lt", "Lm", "Lo", "Nd", "Nl", "No", "
 PG_INDEX = "ix_offers_search_vector"
 
 
-def _ranges(accept: Callable[[str], bool]) -> str:
-    """A regex character class body of the code points ``accept`` accepts."""
-    out: list[str] = []
-    start: int | None = None
-    for cp in range(sys.maxunicode + 2):
-        inside = cp <= sys.maxunicode and not 0xD800 <= cp <= 0xDFFF and accept(chr(cp))
-        if inside and start is None:
-            start = cp
-        elif not inside and start is not None:
-            end = cp - 1
-            out.append(_escape(start) + ("" if start == end else "-" + _escape(end)))
-            start = None
-    return "".join(out)
-
-
-def _escape(cp: int) -> str:
-    return f"\\u{cp:04x}" if cp <= 0xFFFF else f"\\U{cp:08x}"
-
-
 @functools.cache
 def token_class() -> str:
     """Word characters of FTS5's unicode61 tokenizer: categories L*, N*, Co.
@@ -65,13 +47,13 @@ def token_class() -> str:
     ``mig/mag``, ``e-mail`` or ``example.com`` split into the same words as in FTS5
     (PostgreSQL's parser would keep them whole), whatever the database's locale.
     """
-    return _ranges(lambda c: unicodedata.category(c) in _TOKEN_CATEGORIES)
+    return char_class(lambda c: unicodedata.category(c) in _TOKEN_CATEGORIES)
 
 
 @functools.cache
 def combining_class() -> str:
     """The marks ``hub.text.fold`` drops (``unicodedata.combining(c) != 0``)."""
-    return _ranges(lambda c: unicodedata.combining(c) != 0)
+    return char_class(lambda c: unicodedata.combining(c) != 0)
 
 
 # --- SQLite -------------------------------------------------------------------------
