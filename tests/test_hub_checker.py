@@ -66,6 +66,18 @@ def test_messages_keep_the_values_they_quote_in_every_language(
         assert any(said in p for p in problems), problems
 
 
+def test_a_value_quoted_in_a_message_is_text_not_markup(client: FlaskClient) -> None:
+    text = (PROFILE / "unknown-kind.atom").read_text(encoding="utf-8")
+    hostile = text.replace(
+        "<eco:kind>job</eco:kind>",
+        "<eco:kind>&lt;img src=x onerror=alert(1)&gt;</eco:kind>",
+    )
+    assert hostile != text
+    body = client.post("/en/check-feed/", data={"text": hostile}).get_data(as_text=True)
+    assert "<img src=x" not in body
+    assert "unknown kind &#39;&lt;img src=x onerror=alert(1)&gt;&#39;" in body
+
+
 def test_a_page_that_is_not_a_feed_is_never_echoed(client: FlaskClient) -> None:
     secret = "<html><body>internal admin panel token=abc123</body></html>"
     body = client.post("/en/check-feed/", data={"text": secret}).get_data(as_text=True)
