@@ -282,13 +282,19 @@ def worker() -> None:
     # `kill -USR1 PID` writes every thread's stack to stderr: a stuck worker tells
     # where it is stuck without being stopped.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
+    stop = threading.Event()
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, lambda *_: stop.set())
     harvester = make_harvester(app, watch=True)
     sched = scheduler.start(harvester.tick, app.config["ECOOP_TICK_SECONDS"])
     click.echo("worker running; Ctrl+C to stop")
     try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
+        # The kernel may hand a signal to any thread, and Python runs its handler in
+        # the main thread only when that thread next runs: an endless wait would
+        # never see a SIGINT that landed on a pool thread (it hung stops under load).
+        while not stop.wait(0.5):
+            pass
+        logging.getLogger(__name__).info("stopping: finishing the runs held")
     finally:
         sched.shutdown(wait=True)
 

@@ -306,17 +306,28 @@ def processes() -> Iterator[list[subprocess.Popen[str]]]:
 
 def stop(process: subprocess.Popen[str], log: Path) -> None:
     """SIGINT, as systemd stops a worker; one that outlives 15 s is asked for its
-    threads' stacks (SIGUSR1, faulthandler) and the test fails with its log."""
+    threads' stacks (SIGUSR1, faulthandler; native ones too where py-spy is
+    installed) and the test fails with its log."""
     if process.poll() is None:
         process.send_signal(signal.SIGINT)
     try:
         process.wait(timeout=15)
     except subprocess.TimeoutExpired:
+        native = ""
+        spy = Path(sys.executable).with_name("py-spy")
+        if spy.exists():
+            native = subprocess.run(
+                [str(spy), "dump", "--native", "--pid", str(process.pid)],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            ).stdout
         process.send_signal(signal.SIGUSR1)
         time.sleep(2)
         process.kill()
         process.wait()
-        pytest.fail(f"{log.name} did not stop:\n{log.read_text(encoding='utf-8')}")
+        text = log.read_text(encoding="utf-8")
+        pytest.fail(f"{log.name} did not stop:\n{text}\n{native}")
 
 
 @pytest.mark.postgres
