@@ -29,6 +29,7 @@ from lxml import etree
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from connectors.http import HttpLimits  # noqa: E402
 from connectors.http import make_http  # noqa: E402
 from connectors.netguard import NetworkPolicy  # noqa: E402
 from hub import db as hub_db  # noqa: E402
@@ -118,6 +119,9 @@ def main() -> None:
     parser.add_argument("--offers", type=int, default=250, help="per source")
     parser.add_argument("--database-url", default=None, help="default: a temp SQLite")
     parser.add_argument("--pool-size", type=int, default=4)
+    parser.add_argument(
+        "--max-mb", type=int, default=10, help="fetch size cap (a 100k-offer feed: 120)"
+    )
     args = parser.parse_args()
 
     rng = random.Random(42)
@@ -154,6 +158,7 @@ def main() -> None:
         make_http(),
         pool_size=args.pool_size,
         policy=NetworkPolicy(allow=("127.0.0.1/32",)),  # the corpus is on loopback
+        limits=HttpLimits(max_bytes=args.max_mb * 1024 * 1024, deadline=600),
     )
 
     print(
