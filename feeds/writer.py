@@ -81,13 +81,7 @@ def write_atom(
     _sub(_sub(root, "author"), "name", feed_info.author or feed_info.title)
     _link(root, "alternate", feed_info.link, "text/html")
     _link(root, "self", feed_info.self_url, "application/atom+xml")
-    _link(root, "next", feed_info.next_url)
-    _link(root, "prev-archive", feed_info.prev_archive_url)
-    if feed_info.complete and not feed_info.next_url:
-        _sub(root, "complete", ns=HISTORY_NS)  # RFC 5005 §2
-    if feed_info.archive:
-        _sub(root, "archive", ns=HISTORY_NS)  # RFC 5005 §4
-    _sub(root, "complete", "true" if feed_info.complete else "false", ECO_NS)
+    _history(root, feed_info)
     for offer, item in zip(items, doc["items"], strict=True):
         _atom_entry(root, offer, item.get(JSON_EXTENSION, {}))
     for tomb in ext.get("deleted", ()):
@@ -145,13 +139,7 @@ def write_rss(
     if updated is not None:
         _sub(channel, "lastBuildDate", _rfc822(updated, "info.updated"), "")
     _link(channel, "self", feed_info.self_url, "application/rss+xml")
-    _link(channel, "next", feed_info.next_url)
-    _link(channel, "prev-archive", feed_info.prev_archive_url)
-    if feed_info.complete and not feed_info.next_url:
-        _sub(channel, "complete", ns=HISTORY_NS)  # RFC 5005 §2
-    if feed_info.archive:
-        _sub(channel, "archive", ns=HISTORY_NS)  # RFC 5005 §4
-    _sub(channel, "complete", "true" if feed_info.complete else "false", ECO_NS)
+    _history(channel, feed_info)
     for i, (offer, item) in enumerate(zip(items, doc["items"], strict=True)):
         _rss_item(channel, offer, item.get(JSON_EXTENSION, {}), f"offers[{i}]")
     for tomb in ext.get("deleted", ()):
@@ -305,6 +293,17 @@ def _sub(
         el.text = text or None
         parent.append(el)
     return el
+
+
+def _history(parent: etree._Element, feed_info: FeedInfo) -> None:
+    """Paging, archives and completeness (RFC 5005; eco:complete), Atom and RSS."""
+    _link(parent, "next", feed_info.next_url)
+    _link(parent, "prev-archive", feed_info.prev_archive_url)
+    if feed_info.complete and not feed_info.next_url:
+        _sub(parent, "complete", ns=HISTORY_NS)  # RFC 5005 §2
+    if feed_info.archive:
+        _sub(parent, "archive", ns=HISTORY_NS)  # RFC 5005 §4
+    _sub(parent, "complete", "true" if feed_info.complete else "false", ECO_NS)
 
 
 def _link(

@@ -33,6 +33,7 @@ from hub import scheduler
 from hub.cli_output import HarvestProgress
 from hub.cli_output import print_summaries
 from hub.harvest import Harvester
+from hub.registry import Registry
 from hub.registry import RegistryError
 from hub.registry import Watcher
 from hub.registry import load
@@ -68,17 +69,22 @@ def clusters() -> None:
     """Inspect the cluster registry (config/clusters.yaml)."""
 
 
+def _load_or_exit(path: Path) -> Registry:
+    """The registry at ``path``; else each problem (file, line, field) and exit 1."""
+    try:
+        return load(path)
+    except RegistryError as e:
+        for problem in e.problems:
+            click.echo(problem, err=True)
+        sys.exit(1)
+
+
 @clusters.command("check")
 @click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 def clusters_check(file: Path | None) -> None:
     """Validate FILE (default: ECOOP_REGISTRY); exit 1 naming file, line and field."""
     path = file or Path(load_settings(os.environ)["ECOOP_REGISTRY"])
-    try:
-        registry = load(path)
-    except RegistryError as e:
-        for problem in e.problems:
-            click.echo(problem, err=True)
-        sys.exit(1)
+    registry = _load_or_exit(path)
     click.echo(
         f"{path}: ok, {len(registry.clusters)} clusters, "
         f"{len(registry.sources)} sources"
@@ -104,12 +110,7 @@ def clusters_try(file: Path | None, cluster: str | None, source: str | None) -> 
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     path = file or Path(app.config["ECOOP_REGISTRY"])
-    try:
-        registry = load(path)
-    except RegistryError as e:
-        for problem in e.problems:
-            click.echo(problem, err=True)
-        sys.exit(1)
+    registry = _load_or_exit(path)
     sources = [
         s
         for s in registry.sources
@@ -170,12 +171,7 @@ def db_upgrade() -> None:
 
 def _sync_registry(app: Flask) -> None:
     path = Path(app.config["ECOOP_REGISTRY"])
-    try:
-        registry = load(path)
-    except RegistryError as e:
-        for problem in e.problems:
-            click.echo(problem, err=True)
-        sys.exit(1)
+    registry = _load_or_exit(path)
     with app.extensions["ecoop.sessions"]() as session:
         index.sync_registry(session, registry, scheduler.utcnow())
 

@@ -11,7 +11,6 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
-from sqlalchemy.orm import joinedload
 
 from hub import search
 from hub import search_query
@@ -63,19 +62,7 @@ def list_offers_after(
             .limit(limit)
         )
     )
-    return _load_offers(db, ids)
-
-
-def _load_offers(db: Session, ids: list[int]) -> list[Offer]:
-    rows = {
-        o.id: o
-        for o in db.scalars(
-            sa.select(Offer)
-            .options(joinedload(Offer.cluster), joinedload(Offer.organisation))
-            .where(Offer.id.in_(ids))
-        )
-    }
-    return [rows[i] for i in ids if i in rows]
+    return search.load_offers(db, ids)
 
 
 def count_live_offers(db: Session) -> int:

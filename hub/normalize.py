@@ -126,9 +126,7 @@ def to_offer(source: Source, key: str, item: RawItem, now: datetime) -> OfferDat
         contact,
         item.group,
     ]
-    digest = hashlib.sha256(
-        json.dumps(facts, ensure_ascii=False, default=list).encode()
-    ).hexdigest()
+    digest = _digest(facts)
     return OfferData(
         guid=key,
         kind=kind,
@@ -244,9 +242,7 @@ def to_profile(source: Source, key: str, item: RawItem) -> ProfileData:
         url,
         language,
     ]
-    digest = hashlib.sha256(
-        json.dumps(facts, ensure_ascii=False, default=list).encode()
-    ).hexdigest()
+    digest = _digest(facts)
     return ProfileData(
         guid=key,
         organisation=organisation,
@@ -257,3 +253,10 @@ def to_profile(source: Source, key: str, item: RawItem) -> ProfileData:
         language=language,
         content_hash=digest,
     )
+
+
+def _digest(facts: list[object]) -> str:
+    """The content hash of what an item says (a change of any fact changes it)."""
+    return hashlib.sha256(
+        json.dumps(facts, ensure_ascii=False, default=list).encode()
+    ).hexdigest()

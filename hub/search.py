@@ -154,6 +154,19 @@ def search_offers(
         ids = list(db.scalars(by_date.offset(offset).limit(per_page)))
         if query.facets:
             facets, sampled, _ = _windows(db, query, now, engine)
+    return OfferPage(
+        load_offers(db, ids),
+        min(total or 0, WINDOW),
+        page,
+        per_page,
+        facets,
+        total_is_lower_bound=(total or 0) > WINDOW,
+        facets_are_lower_bounds=sampled,
+    )
+
+
+def load_offers(db: Session, ids: list[int]) -> list[Offer]:
+    """The offers of ``ids`` in that order, with their cluster and organisation."""
     rows = {
         o.id: o
         for o in db.scalars(
@@ -162,16 +175,7 @@ def search_offers(
             .where(Offer.id.in_(ids))
         )
     }
-    offers = [rows[i] for i in ids if i in rows]
-    return OfferPage(
-        offers,
-        min(total or 0, WINDOW),
-        page,
-        per_page,
-        facets,
-        total_is_lower_bound=(total or 0) > WINDOW,
-        facets_are_lower_bounds=sampled,
-    )
+    return [rows[i] for i in ids if i in rows]
 
 
 def facet_counts(
