@@ -17,6 +17,7 @@ from hub import search_query
 from hub.kinds import OfferStatus
 from hub.models import Offer
 from hub.search import OfferQuery
+from hub.search_engines import engine_for
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,8 +46,8 @@ def list_offers_after(
     parsed = search_query.parse(query.text)
     # The search engine's own match and filters: the API and the site cannot
     # disagree on what a query finds.
-    engine = search._engine(db)
-    where = [*engine.match(parsed), *search._filters(query, engine, now)]
+    engine = engine_for(db)
+    where = [*engine.match(parsed), *search.offer_filters(query, engine, now)]
     if after is not None:
         where.append(
             sa.or_(

@@ -35,8 +35,6 @@ from hub.search_query import ParsedQuery
 
 MAX_PER_PAGE = 100
 Engine = Sqlite | Postgres
-# hub/exports.py builds its own listing from these two.
-_engine = engine_for
 # facet_counts' default set; a query may ask for any of ALL_FACETS.
 FACETS = ("kind", "cluster", "country", "language")
 OFFER_FACETS = (
@@ -124,11 +122,11 @@ def search_offers(
     """
     now = now or datetime.now(UTC)
     parsed = search_query.parse(query.text)
-    engine = _engine(db)
+    engine = engine_for(db)
     engine.plan(db, parsed)
     per_page = min(max(1, query.per_page), MAX_PER_PAGE)
     page = max(1, query.page)
-    match, filters = engine.match(parsed), _filters(query, engine, now)
+    match, filters = engine.match(parsed), offer_filters(query, engine, now)
     matched = engine.join(sa.select(Offer.id), parsed).where(*filters, *match)
     offset = (page - 1) * per_page
     facets: dict[str, list[tuple[str, int]]] = {}
@@ -193,7 +191,7 @@ def facet_counts(
     WINDOW newest ones (see OfferPage.facets_are_lower_bounds).
     """
     query = dataclasses.replace(query, facets=query.facets or True)
-    engine = _engine(db)
+    engine = engine_for(db)
     engine.plan(db, search_query.parse(query.text))
     return _windows(db, query, now or datetime.now(UTC), engine)[0]
 
@@ -249,7 +247,7 @@ def _window(
         columns.append(engine.score(parsed, now).label("score"))
     window = (
         engine.join(sa.select(*columns), parsed)
-        .where(*_filters(query, engine, now), *engine.match(parsed))
+        .where(*offer_filters(query, engine, now), *engine.match(parsed))
         .order_by(engine.newest(parsed))
         .limit(WINDOW + 1)
         .cte("window")
@@ -361,7 +359,7 @@ def _merge_towns(values: list[tuple[str, int]]) -> list[tuple[str, int]]:
     return list(merged.items())
 
 
-def _filters(
+def offer_filters(
     query: OfferQuery, engine: Engine, now: datetime
 ) -> list[sa.ColumnElement[bool]]:
     where: list[sa.ColumnElement[bool]] = []

@@ -34,7 +34,9 @@ def to_params(query: OfferQuery) -> dict[str, str]:
     """``q`` and the active filters of ``query`` as URL parameters, in facet order."""
     params = {"q": query.text} if query.text else {}
     # search_page names the active filters of the facets a query has
-    return params | search_page._active(dataclasses.replace(query, facets=FILTERS))
+    return params | search_page.active_filters(
+        dataclasses.replace(query, facets=FILTERS)
+    )
 
 
 def _check_numbers() -> None:

@@ -94,7 +94,7 @@ def read_query(facets: tuple[str, ...], **scope: Any) -> OfferQuery:
 def run(db: Session, query: OfferQuery) -> SearchPage:
     """Search, then name every facet value and active filter for the visitor."""
     result = search_offers(db, query)
-    active = _active(query)
+    active = active_filters(query)
     organisations = [v for v, _ in result.facets.get("organisation", [])]
     if query.organisation is not None:
         organisations.append(str(query.organisation))
@@ -127,7 +127,7 @@ def run(db: Session, query: OfferQuery) -> SearchPage:
     return SearchPage(query, result, facets, filters, named)
 
 
-def _active(query: OfferQuery) -> dict[str, str]:
+def active_filters(query: OfferQuery) -> dict[str, str]:
     """The active filters as URL parameters (in facet order)."""
     active = {name: getattr(query, name) for name in TEXT_FILTERS}
     active["organisation"] = query.organisation
