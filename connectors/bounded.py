@@ -53,8 +53,8 @@ class ForkGuard:
 
     libxml2 keeps process-wide locks, and so do the resolver and TLS libraries a
     fetch goes through: a child forked while another thread held one would wait for
-    it forever. Code that uses lxml outside a parsing child (text extraction, the
-    web's requests) and every fetch of the harvester run between ``enter()`` and
+    it forever. Code that uses lxml outside a parsing child (the web's requests)
+    and every fetch of the harvester run between ``enter()`` and
     ``leave()`` (or ``with guard.using():``); ``call`` forks when nobody does.
     """
 
@@ -105,31 +105,55 @@ class ParseLimits:
     isolate: bool = True
 
 
+Emit = Callable[[Any], None]
+Sink = Callable[[bytes], None]
+
+
 def call(
-    fn: Callable[..., T], *args: Any, url: str, limits: ParseLimits = ParseLimits()
+    fn: Callable[..., T],
+    *args: Any,
+    url: str,
+    limits: ParseLimits = ParseLimits(),
+    sink: Sink | None = None,
 ) -> T:
     """``fn(*args)`` in a child process under ``limits``; its result or its error.
+
+    With a ``sink``, ``fn(*args, emit)`` may hand over results as it makes them:
+    each ``emit(obj)`` reaches ``sink`` as ``pickle.dumps(obj)`` while the child
+    works on, so neither process holds all of them at once.
 
     A ``ConnectorError`` raised by ``fn`` is raised again here with its class and
     message. Raises ``ConnectorError`` of class ``parse_timeout`` when the deadline
     passed, ``too_large`` when the memory cap was hit, ``internal`` for a child
     that crashed or any other exception.
     """
+    extra = () if sink is None else (_emitter(sink),)
     if not limits.isolate:
-        return fn(*args)
-    return _run(lambda _pages: fn(*args), url, limits, None)
+        return fn(*args, *extra)
+
+    def work(_pages: GetPage | None, emit: Emit) -> T:
+        return fn(*args) if sink is None else fn(*args, emit)
+
+    return _run(work, url, limits, None, sink)
+
+
+def _emitter(sink: Sink) -> Emit:
+    """``emit`` in the calling process (no child): the sink gets the same bytes."""
+    return lambda obj: sink(pickle.dumps(obj, pickle.HIGHEST_PROTOCOL))
 
 
 def crawl(
-    fn: Callable[[Source, FetchResult, GetPage, Mapping[str, Any]], T],
+    fn: Callable[..., T],
     source: Source,
     first: FetchResult,
     get: GetPage,
     state: Mapping[str, Any],
     *,
     limits: ParseLimits = ParseLimits(),
+    sink: Sink | None = None,
 ) -> T:
-    """A crawler's run, ``fn(source, first, get, state)``, in a child process.
+    """A crawler's run, ``fn(source, first, get, state)``, in a child process
+    (with a ``sink``: ``fn(source, first, get, state, emit)``, as in ``call``).
 
     The child never touches the network: each page it asks for is fetched here, by
     ``get`` (its guards, limits and page cap), and sent to it; a ``ConnectorError``
@@ -137,21 +161,25 @@ def crawl(
     holds for the whole crawl; ``limits.timeout`` bounds the child's own work, all
     pages together (the time spent fetching is not counted). Errors as ``call``.
     """
+    extra = () if sink is None else (_emitter(sink),)
     if not limits.isolate:
-        return fn(source, first, get, state)
+        return fn(source, first, get, state, *extra)
 
-    def work(pages: GetPage | None) -> T:
+    def work(pages: GetPage | None, emit: Emit) -> T:
         assert pages is not None
-        return fn(source, first, pages, state)
+        if sink is None:
+            return fn(source, first, pages, state)
+        return fn(source, first, pages, state, emit)
 
-    return _run(work, first.url, limits, get)
+    return _run(work, first.url, limits, get, sink)
 
 
 def _run(
-    work: Callable[[GetPage | None], T],
+    work: Callable[[GetPage | None, Emit], T],
     url: str,
     limits: ParseLimits,
     get: GetPage | None,
+    sink: Sink | None = None,
 ) -> T:
     answers, to_parent = os.pipe()  # (read end, write end)
     replies, to_child = os.pipe() if get is not None else (-1, -1)
@@ -162,12 +190,12 @@ def _run(
         if get is not None:
             os.close(to_child)
         pages = None if get is None else _RemotePages(to_parent, replies)
-        _child(to_parent, limits, work, pages)
+        _child(to_parent, limits, lambda: work(pages, _ChildEmit(to_parent)))
     os.close(to_parent)
     if get is not None:
         os.close(replies)
     try:
-        answer = _serve(answers, to_child, get, limits.timeout)
+        answer = _serve(answers, to_child, get, sink, limits.timeout)
     finally:
         os.close(answers)
         if get is not None:
@@ -189,17 +217,27 @@ def _run(
 
 
 def _serve(
-    answers: int, to_child: int, get: GetPage | None, budget: float
+    answers: int,
+    to_child: int,
+    get: GetPage | None,
+    sink: Sink | None,
+    budget: float,
 ) -> tuple[str, Any] | bytes | None:
-    """The child's answer, serving its page requests meanwhile; ``_TIMED_OUT`` once
-    its own work took longer than ``budget`` seconds; None if it died."""
+    """The child's answer, serving its page requests and passing what it emits to
+    ``sink`` meanwhile; ``_TIMED_OUT`` once its own work took longer than
+    ``budget`` seconds; None if it died."""
     while True:
         started = time.monotonic()
         message = _read(answers, started + budget)
-        budget -= time.monotonic() - started
         if message is _TIMED_OUT or message is None:
             return message
         kind, value = pickle.loads(message)
+        if kind == "emit":
+            assert sink is not None
+            sink(value)  # the sink's time (a spool's write) is not the child's
+            budget -= time.monotonic() - started
+            continue
+        budget -= time.monotonic() - started
         if kind != "get":
             return kind, value
         assert get is not None
@@ -214,6 +252,17 @@ def _serve(
             _write(to_child, reply)
         except BrokenPipeError:  # the child died meanwhile (its memory cap...)
             return None
+
+
+class _ChildEmit:
+    """The child's ``emit``: one message to the parent per object, pickled once
+    here (the parent passes the bytes on without reading them)."""
+
+    def __init__(self, to_parent: int) -> None:
+        self.to_parent = to_parent
+
+    def __call__(self, obj: Any) -> None:
+        _write(self.to_parent, ("emit", pickle.dumps(obj, pickle.HIGHEST_PROTOCOL)))
 
 
 class _RemotePages:
@@ -253,12 +302,7 @@ def _rebuilt(state: tuple[str, str, str, str, int | None]) -> ConnectorError:
     return _ERRORS[name](url, message, error_class)
 
 
-def _child(
-    fd: int,
-    limits: ParseLimits,
-    work: Callable[[GetPage | None], Any],
-    pages: GetPage | None,
-) -> None:
+def _child(fd: int, limits: ParseLimits, work: Callable[[], Any]) -> None:
     try:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         # Ctrl+C and a systemd stop reach the whole process group: the parent
@@ -266,7 +310,7 @@ def _child(
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         _cap_memory(limits.max_memory)
         try:
-            answer: tuple[str, Any] = ("ok", work(pages))
+            answer: tuple[str, Any] = ("ok", work())
         except ConnectorError as e:
             answer = ("error", (e.error_class, e.message))
         except MemoryError:

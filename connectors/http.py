@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import http.client
+import io
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -223,7 +224,9 @@ def _read_body(
     checked after every read (the watchdog ends a read that would outlive it).
     """
     raw = response.raw
-    chunks: list[bytes] = []
+    # BytesIO, not a list to join: getvalue() hands over its buffer without a copy,
+    # so a big body is held once, not twice, at its peak.
+    body = io.BytesIO()
     size = wire = 0
     while True:
         data = raw.read1(CHUNK, decode_content=False)
@@ -236,9 +239,9 @@ def _read_body(
             size += len(piece)
             if size > limits.max_bytes:
                 raise _too_large(url, limits)
-            chunks.append(piece)
+            body.write(piece)
         if not data:
-            return b"".join(chunks)
+            return body.getvalue()
 
 
 def _remaining(url: str, limits: HttpLimits, deadline: float) -> float:

@@ -2,7 +2,8 @@
 recorded as a HarvestRun.
 
     claim (lease) ─> fetch (conditional GET; a pool, per-host limit) ─> same body? stop
-        ─> connector.parse ─> identity.assign_keys ─> normalize.to_offer       (threads)
+        ─> connector.parse ─> prepared.prepare: keys, normalise     (a child process,
+                                   its batches spooled by the fetch thread of the pool)
         ─> recording.apply: upsert / withdraw / mark_missing, HarvestRun, next check
                                                                    (the calling thread)
 
@@ -19,6 +20,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import as_completed
 from contextlib import AbstractContextManager
@@ -57,12 +59,10 @@ from hub import logs
 from hub import metrics
 from hub import recording
 from hub import scheduler
-from hub.identity import assign_keys
 from hub.models import HarvestRun
 from hub.models import Source
-from hub.normalize import is_company_profile
-from hub.normalize import to_offer
-from hub.normalize import to_profile
+from hub.prepared import Spool
+from hub.prepared import prepare
 from hub.recording import Job
 from hub.recording import Outcome
 from hub.recording import RunSummary
@@ -180,7 +180,10 @@ class Harvester:
                 for future in as_completed(futures):
                     outcome = future.result()
                     with logs.context(**outcome.job.log_fields):
-                        summaries.append(self._write(db, outcome))
+                        try:
+                            summaries.append(self._write(db, outcome))
+                        finally:
+                            outcome.close()
                     metrics.run_finished(self.sessions, summaries[-1])
         return sorted(summaries, key=lambda s: s.source)
 
@@ -255,26 +258,18 @@ class Harvester:
             outcome.body_hash = hashlib.sha256(outcome.result.body).hexdigest()
             if outcome.body_hash == job.body_hash:
                 return outcome
+            # Parsed and prepared in a child process (a deadline and a memory cap
+            # that hold), which hands its batches to the outcome's spool.
+            outcome.spool = Spool()
+            run = _Run(job.spec, self.clock(), outcome.spool)
             if hasattr(connector, "crawl"):
-                outcome.document = self._crawl(connector, job, outcome.result)
-            else:  # in a child process: a deadline and a memory cap that hold
+                outcome.document = self._crawl(connector, job, outcome.result, run)
+            else:
                 outcome.document = paging.follow(
                     job.spec.url,
-                    self._parse(connector, job, outcome.result),
-                    self._page_reader(connector, job),
+                    self._parse(connector, outcome.result, run),
+                    self._page_reader(connector, job, run),
                 )
-            now = self.clock()
-            for key, item in assign_keys(outcome.document.items):
-                try:
-                    if is_company_profile(item):  # an organisation, not an offer
-                        outcome.profiles.append(to_profile(job.spec, key, item))
-                    else:
-                        outcome.offers.append(to_offer(job.spec, key, item, now))
-                except Exception:  # one bad item never loses the others
-                    log.exception(
-                        "item %r of %s could not be normalised", key, job.spec.key
-                    )
-                    outcome.failed += 1
         except ConnectorError as e:
             outcome.error = e
         except Exception as e:  # a bug or a library crash must not stop other sources
@@ -331,33 +326,52 @@ class Harvester:
         )
         return summary
 
-    def _crawl(self, connector: Any, job: Job, first: FetchResult) -> ParsedDocument:
+    def _crawl(
+        self, connector: Any, job: Job, first: FetchResult, run: _Run
+    ) -> ParsedDocument:
         """A crawler's run in a child process (connectors.bounded.crawl): its pages
-        are fetched here, through ``GetPage``; its parsing, all pages together, has
-        the parse limits of one document."""
-        return bounded.crawl(
-            connector.crawl,
+        are fetched here, through ``GetPage``; its parsing and preparing, all pages
+        together, has the parse limits of one document."""
+
+        def work(
+            spec: SourceSpec,
+            first: FetchResult,
+            get: GetPage,
+            state: Mapping[str, Any],
+            emit: bounded.Emit,
+        ) -> tuple[ParsedDocument, dict[str, int]]:
+            return run.prepare(connector.crawl(spec, first, get, state), emit)
+
+        document, run.seen = bounded.crawl(
+            work,
             job.spec,
             first,
             self._page_getter(job, getattr(connector, "scrapes", False)),
             job.crawl_state,
             limits=self.parse_limits,
+            sink=run.spool.add,
         )
+        return document
 
-    def _parse(self, connector: Any, job: Job, result: FetchResult) -> ParsedDocument:
-        """One document parsed in a child process: a deadline and a memory cap that
-        hold (connectors.bounded)."""
-        return bounded.call(  # type: ignore[no-any-return]
-            connector.parse, job.spec, result, url=result.url, limits=self.parse_limits
+    def _parse(self, connector: Any, result: FetchResult, run: _Run) -> ParsedDocument:
+        """One document parsed and prepared in a child process: a deadline and a
+        memory cap that hold (connectors.bounded)."""
+
+        def work(emit: bounded.Emit) -> tuple[ParsedDocument, dict[str, int]]:
+            return run.prepare(connector.parse(run.spec, result), emit)
+
+        document, run.seen = bounded.call(
+            work, url=result.url, limits=self.parse_limits, sink=run.spool.add
         )
+        return document
 
-    def _page_reader(self, connector: Any, job: Job) -> paging.ReadPage:
+    def _page_reader(self, connector: Any, job: Job, run: _Run) -> paging.ReadPage:
         """How a paged feed's next pages are read: fetched like the first (with the
         run's page cap) and parsed like it."""
         get = self._page_getter(job, scrapes=False)
 
         def read(url: str) -> ParsedDocument:
-            return self._parse(connector, job, get(url, accept=connector.accept))
+            return self._parse(connector, get(url, accept=connector.accept), run)
 
         return read
 
@@ -400,3 +414,22 @@ class Harvester:
             if host not in self._hosts:
                 self._hosts[host] = threading.BoundedSemaphore(self.per_host)
             return self._hosts[host]
+
+
+@dataclasses.dataclass
+class _Run:
+    """What the documents of one run share: the source, the clock reading their
+    offers are normalised at, the keys of the pages read so far, the spool."""
+
+    spec: SourceSpec
+    now: datetime
+    spool: Spool
+    seen: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    def prepare(
+        self, document: ParsedDocument, emit: bounded.Emit
+    ) -> tuple[ParsedDocument, dict[str, int]]:
+        """In the parsing child: ``document``'s items prepared and emitted to the
+        spool; the document without them, and the keys seen with this page."""
+        prepare(self.spec, document.items, self.now, self.seen, emit)
+        return dataclasses.replace(document, items=[]), self.seen

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from collections.abc import Iterator
 from urllib.parse import parse_qsl
 from urllib.parse import urlencode
 from urllib.parse import urlsplit
@@ -58,16 +59,17 @@ def item_key(item: RawItem) -> str:
     return key
 
 
-def assign_keys(items: Iterable[RawItem]) -> list[tuple[str, RawItem]]:
+def assign_keys(
+    items: Iterable[RawItem], seen: dict[str, int] | None = None
+) -> Iterator[tuple[str, RawItem]]:
     """Each item with its key; the n-th repeat of a key becomes ``key#n`` (n >= 2).
 
     Stable while the document keeps its order, which is all a publisher that reuses
-    ids lets us rely on.
+    ids lets us rely on. ``seen`` counts the keys of earlier pages of the same
+    listing, and is updated: pass the same dict for every page.
     """
-    seen: dict[str, int] = {}
-    keyed = []
+    seen = {} if seen is None else seen
     for item in items:
         key = item_key(item)
         seen[key] = seen.get(key, 0) + 1
-        keyed.append((key if seen[key] == 1 else f"{key}#{seen[key]}", item))
-    return keyed
+        yield (key if seen[key] == 1 else f"{key}#{seen[key]}", item)

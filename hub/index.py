@@ -40,6 +40,17 @@ class UpsertCounts:
     updated: int = 0
     unchanged: int = 0
 
+    def __add__(self, other: UpsertCounts) -> UpsertCounts:
+        return UpsertCounts(
+            self.new + other.new,
+            self.updated + other.updated,
+            self.unchanged + other.unchanged,
+        )
+
+    @property
+    def total(self) -> int:
+        return self.new + self.updated + self.unchanged
+
 
 def sync_registry(db: Session, registry: Registry, now: datetime) -> None:
     """Make clusters and sources in the index match the registry.
@@ -97,7 +108,12 @@ def list_sources(db: Session, *, active_only: bool = True) -> list[Source]:
 
 
 def upsert_offers(
-    db: Session, source: Source, offers: Iterable[OfferData], now: datetime
+    db: Session,
+    source: Source,
+    offers: Iterable[OfferData],
+    now: datetime,
+    *,
+    regroup: set[str] | None = None,
 ) -> UpsertCounts:
     """Insert new offers, update changed ones, touch unchanged ones; never delete.
 
@@ -105,6 +121,10 @@ def upsert_offers(
     An offer seen again is active again (unless its valid-through has passed), whatever
     absence or tombstone had withdrawn it. Written in bulk: one statement per batch of
     new or untouched offers, one per changed offer.
+
+    Language versions (``group``) are regrouped here, unless the caller passes a
+    ``regroup`` set: then the groups to regroup are added to it, for the caller to
+    regroup once after its last batch (versions.regroup).
     """
     counts = UpsertCounts()
     offers = list(offers)
@@ -112,7 +132,7 @@ def upsert_offers(
     inserts: list[dict[str, object]] = []
     touched: list[int] = []
     orgs: dict[tuple[str, str], int] = {}
-    regroup: set[str] = set()  # groups with a new or changed version
+    groups: set[str] = set()  # groups with a new or changed version
     for data in offers:
         status = (
             OfferStatus.EXPIRED
@@ -135,7 +155,7 @@ def upsert_offers(
             counts.unchanged += 1
             continue
         if data.group:
-            regroup.add(data.group)
+            groups.add(data.group)
         content = {
             **_content(data),
             "country": data.country or source.cluster.country,
@@ -163,11 +183,46 @@ def upsert_offers(
             )
             counts.updated += 1
     if inserts:
-        db.execute(sa.insert(Offer), inserts)
+        _insert(db, inserts)
     for chunk in _chunks(touched):
         db.execute(sa.update(Offer).where(Offer.id.in_(chunk)).values(last_seen_at=now))
-    versions.regroup(db, source.id, regroup)
+    if regroup is None:
+        versions.regroup(db, source.id, groups)
+    else:
+        regroup |= groups
     return counts
+
+
+# New offers wait here, on the writing connection, to be inserted in one statement.
+_STAGED = sa.Table(
+    "offers_staged",
+    sa.MetaData(),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    *(
+        sa.Column(c.name, c.type, default=None if c.default is None else c.default.arg)
+        for c in Offer.__table__.columns
+        if c.name != "id"
+    ),
+    prefixes=["TEMPORARY"],
+)
+
+
+def _insert(db: Session, rows: list[dict[str, object]]) -> None:
+    """New offers in one ``INSERT ... SELECT`` from a temporary table, in order.
+
+    The text index's triggers then run inside one statement instead of one
+    statement per offer: SQLite's FTS5 pays for each statement it writes in
+    (bench/harvest.py: about 3x less time per new offer).
+    """
+    _STAGED.create(db.connection(), checkfirst=True)
+    db.execute(_STAGED.insert(), rows)
+    columns = [c for c in _STAGED.columns if c.name != "seq"]
+    db.execute(
+        sa.insert(Offer).from_select(
+            [c.name for c in columns], sa.select(*columns).order_by(_STAGED.c.seq)
+        )
+    )
+    db.execute(_STAGED.delete())
 
 
 def upsert_profiles(
@@ -367,21 +422,25 @@ def mark_missing(
     Returns:
         How many offers were withdrawn now.
     """
-    query = sa.select(Offer).where(
-        Offer.source_id == source.id, Offer.status == OfferStatus.ACTIVE
-    )
+    # Narrow rows, not Offer objects: a complete feed of 100k offers reads them all.
+    query = sa.select(
+        Offer.id, Offer.guid, Offer.missing_runs, Offer.missing_since
+    ).where(Offer.source_id == source.id, Offer.status == OfferStatus.ACTIVE)
     if seen is None:
         query = query.where(Offer.missing_runs > 0)
+    missing = [row for row in db.execute(query) if seen is None or row.guid not in seen]
     withdrawn = 0
-    for row in db.scalars(query):
-        if seen is not None and row.guid in seen:
-            continue
-        row.missing_runs += 1
-        row.missing_since = row.missing_since or now
-        if row.missing_runs >= runs and now - row.missing_since >= span:
-            row.status = OfferStatus.WITHDRAWN
-            row.withdrawn_at = now
+    for row in missing:
+        since = row.missing_since or now
+        gone = row.missing_runs + 1 >= runs and now - since >= span
+        values: dict[str, object] = {
+            "missing_runs": row.missing_runs + 1,
+            "missing_since": since,
+        }
+        if gone:
+            values |= {"status": OfferStatus.WITHDRAWN, "withdrawn_at": now}
             withdrawn += 1
+        db.execute(sa.update(Offer).where(Offer.id == row.id).values(**values))
     return withdrawn
 
 

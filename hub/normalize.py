@@ -17,6 +17,7 @@ from connectors.base import Source
 from hub import mapping
 from hub.identity import normalise_url
 from hub.kinds import OfferKind
+from hub.text import clean_html_to_text
 from hub.text import clip
 from hub.text import fold
 from hub.text import html_to_text
@@ -83,7 +84,7 @@ def to_offer(source: Source, key: str, item: RawItem, now: datetime) -> OfferDat
     title = clip(squash(html_to_text(item.title)) or item.link or key, MAX_TITLE_CHARS)
     # Cut before sanitising: the sanitiser closes what the cut left open.
     body_html = sanitize_html((item.content or item.summary or "")[:MAX_BODY_CHARS])
-    body_text = html_to_text(body_html)
+    body_text = clean_html_to_text(body_html)
     categories = tuple(
         dict.fromkeys(clip(squash(c), 100) for c in item.categories if squash(c))
     )[:MAX_CATEGORIES]

@@ -8,6 +8,7 @@ sane feeds only), when a source needs attention. No network; no thread of its ow
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from collections.abc import Mapping
 from datetime import datetime
 from datetime import timedelta
@@ -24,10 +25,11 @@ from connectors.base import Source as SourceSpec
 from connectors.http import Validators
 from hub import index
 from hub import scheduler
+from hub import versions
 from hub.models import HarvestRun
 from hub.models import Source
-from hub.normalize import OfferData
-from hub.normalize import ProfileData
+from hub.prepared import Batch
+from hub.prepared import Spool
 
 # A complete feed that shrinks below this share of its last size withdraws nothing.
 SHRINK_RATIO = 0.5
@@ -74,11 +76,16 @@ class Outcome:
     job: Job
     result: FetchResult | None = None
     document: ParsedDocument | None = None
-    offers: list[OfferData] = dataclasses.field(default_factory=list)
-    profiles: list[ProfileData] = dataclasses.field(default_factory=list)
-    failed: int = 0
+    spool: Spool | None = None  # the prepared offers and profiles of ``document``
     body_hash: str | None = None
     error: ConnectorError | None = None
+
+    def batches(self) -> Iterator[Batch]:
+        return iter(self.spool or ())
+
+    def close(self) -> None:
+        if self.spool is not None:
+            self.spool.close()
 
 
 def apply(
@@ -149,8 +156,16 @@ def _record_items(
     assert document is not None
     if document.state is not None:
         source.crawl_state = dict(document.state)
-    counts = index.upsert_offers(db, source, outcome.offers, now)
-    profiles = index.upsert_profiles(db, source, outcome.profiles, now)
+    counts, profiles = index.UpsertCounts(), index.UpsertCounts()
+    seen, listed, failed = set(document.kept), set(document.kept), document.skipped
+    regroup: set[str] = set()
+    for batch in outcome.batches():  # one batch in memory at a time
+        counts += index.upsert_offers(db, source, batch.offers, now, regroup=regroup)
+        profiles += index.upsert_profiles(db, source, batch.profiles, now)
+        seen.update(offer.guid for offer in batch.offers)
+        listed.update(profile.guid for profile in batch.profiles)
+        failed += batch.failed
+    versions.regroup(db, source.id, regroup)
     withdrawn = index.withdraw(db, source, outcome.document.deleted, now)
     # a company profile's tombstone withdraws the profile, never the firm's offers
     withdrawn += index.withdraw_profiles(db, source, now, guids=document.deleted)
@@ -158,9 +173,8 @@ def _record_items(
         withdrawn += index.withdraw_all(db, source, now)
         withdrawn += index.withdraw_profiles(db, source, now, keep=set())
         run.warning = "the feed says it is finished (expired); its offers withdrawn"
-    failed = outcome.failed + outcome.document.skipped
-    kept = set(document.kept)
-    total = len(outcome.offers) + len(outcome.profiles) + len(kept) + failed
+    kept = len(document.kept)
+    total = counts.total + profiles.total + kept + failed
     # What the document says wins (a crawler that lost pages says False); else YAML.
     declared = outcome.document.complete
     complete = bool(source.options.get("complete")) if declared is None else declared
@@ -169,16 +183,14 @@ def _record_items(
         if warning:
             run.warning = warning
         else:
-            seen = {offer.guid for offer in outcome.offers} | kept
             withdrawn += index.mark_missing(db, source, seen, now)
-            listed = {profile.guid for profile in outcome.profiles}
-            withdrawn += index.withdraw_profiles(db, source, now, keep=listed | kept)
+            withdrawn += index.withdraw_profiles(db, source, now, keep=listed)
     if document.warnings:
         run.warning = "; ".join(filter(None, [run.warning, *document.warnings]))
     run.status = "ok"
     run.items_new = counts.new + profiles.new
     run.items_updated = counts.updated + profiles.updated
-    run.items_unchanged = counts.unchanged + profiles.unchanged + len(kept)
+    run.items_unchanged = counts.unchanged + profiles.unchanged + kept
     run.items_failed = failed
     run.items_withdrawn = withdrawn
 

@@ -20,6 +20,7 @@ from hub.harvest import Harvester
 from hub.logs import escape
 from hub.normalize import OfferData
 from hub.places import find_place
+from hub.recording import Outcome
 
 # Fields an operator expects an offer to have, and how to tell one is empty.
 _FIELDS = {
@@ -64,6 +65,13 @@ def try_sources(harvester: Harvester, sources: Iterable[Source]) -> list[Trial]:
 
 def try_source(harvester: Harvester, source: Source) -> Trial:
     outcome = harvester.try_source(source)
+    try:
+        return _trial(source, outcome)
+    finally:
+        outcome.close()
+
+
+def _trial(source: Source, outcome: Outcome) -> Trial:
     trial = Trial(source)
     if outcome.error is not None:
         trial.error = f"{outcome.error.error_class}: {outcome.error}"
@@ -72,10 +80,11 @@ def try_source(harvester: Harvester, source: Source) -> Trial:
     if document is None:  # a first run always reads the body; kept for safety
         trial.error = "nothing read"
         return trial
-    trial.skipped = document.skipped + outcome.failed
+    batches = list(outcome.batches())
+    trial.skipped = document.skipped + sum(batch.failed for batch in batches)
     trial.warnings = document.warnings
-    trial.profiles = len(outcome.profiles)
-    _describe(trial, outcome.offers)
+    trial.profiles = sum(len(batch.profiles) for batch in batches)
+    _describe(trial, [offer for batch in batches for offer in batch.offers])
     return trial
 
 

@@ -1,0 +1,102 @@
+"""Big feeds go to the index in batches: prepared in the parsing child, spooled,
+written batch by batch, with the same counts and withdrawals as one whole list."""
+
+from __future__ import annotations
+
+import pickle
+from datetime import timedelta
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import pytest
+import sqlalchemy as sa
+from helpers import Clock
+from helpers import write_registry
+from pytest_httpserver import HTTPServer
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
+from werkzeug import Response
+
+from hub import index
+from hub import prepared
+from hub.harvest import Harvester
+from hub.models import Offer
+from hub.prepared import Batch
+from hub.prepared import Spool
+from hub.registry import load
+
+
+def rss(guids: list[str]) -> bytes:
+    items = "".join(
+        f"<item><title>{escape(f'Offer {n}: {guid}')}</title>"
+        f"<link>https://metal.example/o/{n}</link><guid isPermaLink='false'>{escape(guid)}</guid>"
+        "<description>&lt;p&gt;Obróbka CNC&lt;/p&gt;</description></item>"
+        for n, guid in enumerate(guids)
+    )
+    return (
+        "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel>"
+        f"<title>Metal</title><link>https://metal.example/</link>{items}"
+        "</channel></rss>"
+    ).encode()
+
+
+@pytest.fixture
+def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches of 7 items, spooled to disk past 1 kB: many of both in a small feed."""
+    monkeypatch.setattr(prepared, "BATCH_SIZE", 7)
+    monkeypatch.setattr(prepared, "SPOOL_MEMORY", 1024)
+
+
+@pytest.mark.usefixtures("small_batches")
+def test_a_feed_of_many_batches_is_written_whole_and_withdraws_by_absence(
+    httpserver: HTTPServer,
+    tmp_path: Path,
+    sessions: sessionmaker[Session],
+    harvester: Harvester,
+    clock: Clock,
+) -> None:
+    guids = [f"g{n}" for n in range(40)]
+    guids[30] = "g3"  # a repeated id, batches apart: told apart as g3#2
+    served = {"body": rss(guids)}
+    httpserver.expect_request("/feed").respond_with_handler(
+        lambda _request: Response(served["body"], content_type="application/rss+xml")
+    )
+    url = httpserver.url_for("/feed")
+    registry = write_registry(
+        tmp_path / "clusters.yaml", {"offers": url}, options="        complete: true\n"
+    )
+    with sessions() as db:
+        index.sync_registry(db, load(registry), clock())
+
+    [first] = harvester.run(due_only=False)
+    assert (first.status, first.new, first.failed) == ("ok", 40, 0)
+    with sessions() as db:
+        stored = db.scalars(sa.select(Offer.guid).order_by(Offer.id)).all()
+    expected = [*guids[:30], "g3#2", *guids[31:]]
+    assert stored == expected  # every batch, in document order
+
+    served["body"] = rss(guids[:35])  # five gone from a complete feed
+    clock.now += timedelta(hours=1)
+    [second] = harvester.run(due_only=False)
+    assert (second.status, second.new, second.unchanged) == ("ok", 0, 35)
+    with sessions() as db:
+        missing = db.scalars(
+            sa.select(Offer.guid).where(Offer.missing_runs == 1).order_by(Offer.id)
+        ).all()
+    assert missing == guids[35:]  # seen in any batch is seen
+
+
+def test_the_spool_gives_back_every_batch_in_order_from_memory_or_disk(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(prepared, "SPOOL_MEMORY", 100)
+    spool = Spool()
+    batches = [Batch(failed=n) for n in range(50)]
+    for batch in batches:
+        spool.add(pickle.dumps(batch))
+    try:
+        assert spool._file._rolled  # past SPOOL_MEMORY: in a temporary file
+        assert list(spool) == batches
+        assert list(spool) == batches  # each reading starts from the first
+    finally:
+        spool.close()
