@@ -149,8 +149,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "ECOOP_PARSE_TIMEOUT",
         120.0,
-        "Longest the parse of one fetched document may take, seconds; the parsing "
-        "process is killed then.",
+        "Longest the parse (and normalising) of one fetched document may take, "
+        "seconds; the parsing process is killed then.",
         _positive(float),
     ),
     Setting(
