@@ -5,6 +5,7 @@ Golden files (input beside expected raw items) and a loopback fetch.
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import gzip
 import json
@@ -21,11 +22,15 @@ from werkzeug import Response
 
 from connectors import get_connector
 from connectors import source_types
+from connectors import syndication
 from connectors.base import FetchError
 from connectors.base import FetchResult
 from connectors.base import ParsedDocument
 from connectors.base import ParseError
 from connectors.base import Source
+from connectors.charset import decode
+from connectors.charset import to_utf8_xml
+from connectors.charset import xml_as_utf8
 from connectors.http import HttpLimits
 from connectors.http import Validators
 from connectors.http import fetch
@@ -245,3 +250,45 @@ def test_a_wp_job_manager_feed_gives_job_offers_with_company_and_town() -> None:
     assert (
         items[0].content is not None and "<strong>MIG/MAG</strong>" in items[0].content
     )
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["lxml reader", "feedparser"])
+def test_rss_completeness_in_the_channel_is_read(fast: bool) -> None:
+    """RFC 5005 §2 puts ``fh:complete`` in RSS 2.0's channel, as feeds.writer does."""
+    body = (
+        b"<?xml version='1.0' encoding='utf-8'?><rss version='2.0' "
+        b"xmlns:fh='http://purl.org/syndication/history/1.0'><channel><title>M</title>"
+        b"<link>https://metal.example/</link><fh:complete/>"
+        + (b"" if fast else b"<!-- a comment: not the fast reader's -->")
+        + b"<item><title>Spawacz</title><link>https://metal.example/o/1</link>"
+        b"<description>" + (b"x" if fast else b"x<!-- y -->") + b"</description>"
+        b"</item></channel></rss>"
+    )
+    result = FetchResult("https://metal.example/feed", 200, {}, body)
+    assert (syndication.read(body, result.url) is not None) is fast  # the path meant
+    assert get_connector("rss").parse(source(result.url), result).complete is True
+
+
+def _bodies() -> Iterator[bytes]:
+    for path in sorted(DATA.rglob("*")):
+        if path.suffix in (".xml", ".atom", ".rss"):
+            yield path.read_bytes()
+    text = (
+        "<?xml version='1.0' encoding='{}'?>"
+        "<rss version='2.0'><channel>Łódź ž</channel></rss>"
+    )
+    for declared in ("utf-8", "UTF8", "iso-8859-2", "windows-1257"):
+        yield text.format(declared).encode("utf-8")  # valid UTF-8 wins
+    yield text.format("iso-8859-2").encode("iso-8859-2")
+    yield codecs.BOM_UTF8 + text.format("utf-8").encode()
+    yield text.format("utf-8").replace("ž", "ž\x0b\x01").encode()  # controls dropped
+    yield b"<rss version='2.0'><channel>no declaration \xc5\x82</channel></rss>"
+
+
+@pytest.mark.parametrize("body", list(_bodies()))
+def test_a_clean_utf8_body_is_read_as_it_is_and_equals_the_decoded_path(
+    body: bytes,
+) -> None:
+    url = "https://metal.example/feed"
+    expected = to_utf8_xml(decode(body, url))
+    assert xml_as_utf8(body, url) == expected
