@@ -428,7 +428,9 @@ def mark_missing(
     ).where(Offer.source_id == source.id, Offer.status == OfferStatus.ACTIVE)
     if seen is None:
         query = query.where(Offer.missing_runs > 0)
-    missing = [row for row in db.execute(query) if seen is None or row.guid not in seen]
+    with db.no_autoflush:  # pending changes of the run and source: not read here
+        rows = db.execute(query).all()
+    missing = [row for row in rows if seen is None or row.guid not in seen]
     withdrawn = 0
     for row in missing:
         since = row.missing_since or now
