@@ -3,10 +3,13 @@ parser is killed, its error recorded, the source's offers and other sources kept
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import pickle
 import signal
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -48,6 +51,40 @@ def test_the_result_comes_back_from_the_child() -> None:
     document = ParsedDocument(items=[RawItem(guid="1", link=None, title="Spawanie")])
     assert call(lambda: document, url="http://x/", limits=QUICK) == document
     assert call(os.getpid, url="http://x/", limits=QUICK) != os.getpid()
+
+
+@pytest.mark.parametrize("isolate", [True, False], ids=["child", "in-thread"])
+def test_what_the_child_emits_reaches_the_sink_in_order_before_its_result(
+    isolate: bool,
+) -> None:
+    received: list[object] = []
+
+    def work(n: int, emit: Callable[[object], None]) -> str:
+        for k in range(n):
+            emit({"batch": k, "pid": os.getpid()})
+        return "done"
+
+    limits = dataclasses.replace(QUICK, isolate=isolate)
+    sink = lambda payload: received.append(pickle.loads(payload))  # noqa: E731
+    assert call(work, 5, url="http://x/", limits=limits, sink=sink) == "done"
+    assert [r["batch"] for r in received] == [0, 1, 2, 3, 4]  # type: ignore[index]
+    pids = {r["pid"] for r in received}  # type: ignore[index]
+    assert (pids != {os.getpid()}) is isolate
+
+
+def test_a_child_stopped_after_emitting_is_still_an_error() -> None:
+    """Batches already handed over do not make a stuck parse a success: the
+    harvester records the error and writes none of them."""
+    received: list[bytes] = []
+
+    def work(emit: Callable[[object], None]) -> None:
+        emit("first batch")
+        time.sleep(60)
+
+    with pytest.raises(ConnectorError) as info:
+        call(work, url="http://x/feed", limits=QUICK, sink=received.append)
+    assert info.value.error_class == "parse_timeout"
+    assert [pickle.loads(r) for r in received] == ["first batch"]
 
 
 def test_a_parser_that_never_returns_is_killed_at_the_deadline() -> None:
