@@ -11,6 +11,10 @@ A crawler's run (several pages) goes to a child as a whole, but the child never
 touches the network: it asks the parent for each page (``crawl``), so fetching keeps
 its guards and limits, and the parse limits bound the parsing of every page.
 
+A child may hand over results while it works (``sink``): the harvester's children
+emit a big feed's offers in batches, which the parent spools, so neither process
+holds them all. The time the parent spends on them is not the child's.
+
 Fork, not spawn: the child starts with the parent's modules and connectors (a spawn
 would import them again, for every document) and runs only the parse and a
 ``pickle`` of its result, so locks other threads held at fork time are not touched
