@@ -105,13 +105,5 @@ class Spool:
             assert isinstance(batch, Batch)
             yield batch
 
-    def offers(self) -> Iterator[OfferData]:
-        for batch in self:
-            yield from batch.offers
-
-    def profiles(self) -> Iterator[ProfileData]:
-        for batch in self:
-            yield from batch.profiles
-
     def close(self) -> None:
         self._file.close()
