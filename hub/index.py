@@ -430,20 +430,25 @@ def mark_missing(
         query = query.where(Offer.missing_runs > 0)
     with db.no_autoflush:  # pending changes of the run and source: not read here
         rows = db.execute(query).all()
-    missing = [row for row in rows if seen is None or row.guid not in seen]
-    withdrawn = 0
-    for row in missing:
+    absent: list[dict[str, object]] = []
+    gone: list[dict[str, object]] = []
+    for row in rows:
+        if seen is not None and row.guid in seen:
+            continue
         since = row.missing_since or now
-        gone = row.missing_runs + 1 >= runs and now - since >= span
         values: dict[str, object] = {
+            "id": row.id,
             "missing_runs": row.missing_runs + 1,
             "missing_since": since,
         }
-        if gone:
-            values |= {"status": OfferStatus.WITHDRAWN, "withdrawn_at": now}
-            withdrawn += 1
-        db.execute(sa.update(Offer).where(Offer.id == row.id).values(**values))
-    return withdrawn
+        if row.missing_runs + 1 >= runs and now - since >= span:
+            gone.append(values | {"status": OfferStatus.WITHDRAWN, "withdrawn_at": now})
+        else:
+            absent.append(values)
+    for changes in (absent, gone):  # by primary key, one executemany each
+        if changes:
+            db.execute(sa.update(Offer), changes)
+    return len(gone)
 
 
 def expire_offers(db: Session, now: datetime) -> int:
