@@ -29,7 +29,8 @@ from hub.registry import load
 def rss(guids: list[str]) -> bytes:
     items = "".join(
         f"<item><title>{escape(f'Offer {n}: {guid}')}</title>"
-        f"<link>https://metal.example/o/{n}</link><guid isPermaLink='false'>{escape(guid)}</guid>"
+        f"<link>https://metal.example/o/{n}</link>"
+        f"<guid isPermaLink='false'>{escape(guid)}</guid>"
         "<description>&lt;p&gt;Obróbka CNC&lt;/p&gt;</description></item>"
         for n, guid in enumerate(guids)
     )
