@@ -27,10 +27,10 @@ from hub.kinds import OfferStatus
 from hub.models import Cluster
 from hub.models import Offer
 from hub.places import find_place
-from hub.search_engines import WINDOW
 from hub.search_engines import Postgres
 from hub.search_engines import Sqlite
 from hub.search_engines import engine_for
+from hub.search_plan import WINDOW
 from hub.search_query import ParsedQuery
 
 MAX_PER_PAGE = 100
@@ -136,7 +136,7 @@ def search_offers(
         facets, sampled, ranked = _windows(db, query, now, engine, rank=True)
         total, ids = len(ranked), ranked[offset : offset + per_page]
         if len(ids) < per_page and total > WINDOW:
-            rest = matched.order_by(engine.newest(parsed))
+            rest = matched.order_by(engine.window(db, parsed, filters).order)
             rest = rest.offset(max(offset, total)).limit(per_page - len(ids))
             ids += db.scalars(rest)
     else:
@@ -243,16 +243,35 @@ def _window(
     names |= {"published_at"} if rank else set()
     columns: list[sa.ColumnElement[Any]] = [Offer.id]
     columns += [getattr(Offer, c) for c in sorted(names)]
-    if rank and engine.scores_in_window:
-        columns.append(engine.score(parsed, now).label("score"))
-    window = (
-        engine.join(sa.select(*columns), parsed)
-        .where(*offer_filters(query, engine, now), *engine.match(parsed))
-        .order_by(engine.newest(parsed))
-        .limit(WINDOW + 1)
-        .cte("window")
-        .prefix_with("MATERIALIZED")
-    )
+    if rank:
+        columns += engine.rank_columns(parsed, now)
+    filters = offer_filters(query, engine, now)
+    select = engine.join(sa.select(*columns), parsed).where(*filters)
+    plan = engine.window(db, parsed, filters)
+    while True:
+        # The floor before the text match: cheaper conditions come first.
+        where = [*plan.where(), *engine.match(parsed)]
+        with engine.reading(db, plan):
+            found = _read_window(
+                db, engine, parsed, now, facets, rank, select.where(*where), plan.order
+            )
+        if found[0] > WINDOW or (wider := plan.wider(found[0], WINDOW + 1)) is None:
+            return found
+        plan = wider  # fewer than a window above a floor: it reaches below
+
+
+def _read_window(
+    db: Session,
+    engine: Engine,
+    parsed: ParsedQuery,
+    now: datetime,
+    facets: list[str],
+    rank: bool,
+    select: sa.Select[Any],
+    order: sa.ColumnElement[Any],
+) -> tuple[int, dict[str, list[tuple[str, int]]], list[int]]:
+    window = select.order_by(order).limit(WINDOW + 1).cte("window")
+    window = window.prefix_with("MATERIALIZED")
     parts = [p for f in facets for p in _facet_selects(window, f, engine, now)]
     empty = sa.literal("", sa.String)
     parts.append(
@@ -261,19 +280,13 @@ def _window(
         )
     )
     if rank:
-        # Scored after the window is cut, unless the engine must score while it
-        # matches (FTS5's bm25): PostgreSQL reads the vectors of the window only.
-        scored: sa.FromClause = window
-        score = window.c.score if engine.scores_in_window else None
-        if score is None:
-            scored = window.join(Offer, Offer.id == window.c.id)
-            score = engine.score(parsed, now)
+        score = engine.score(window, parsed, now)
         order = (score.desc(), window.c.published_at.desc(), window.c.id.desc())
         position = sa.func.row_number().over(order_by=order)
         parts.append(
             sa.select(
                 sa.literal(_RANK, sa.String), sa.cast(window.c.id, sa.String), position
-            ).select_from(scored)
+            ).select_from(window)
         )
     size, ranked = 0, []
     counts: dict[str, list[tuple[str, int]]] = {f: [] for f in facets}

@@ -6,6 +6,8 @@ probe, the relevance score) for hub/search.py; the indexes are hub/search_ddl.py
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import UTC
 from datetime import datetime
 from typing import Any
@@ -14,12 +16,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from hub import search_ddl
+from hub import search_plan
 from hub import search_query
 from hub.models import Offer
+from hub.search_plan import Window
 from hub.search_query import ParsedQuery
-
-# The newest matches one search reads at most (hub/search.py).
-WINDOW = 1_000
 
 # Ranking (issue 8): title above organisation and categories above body...
 # bm25() column weights, in hub.search_ddl's column order: title, organisation,
@@ -37,8 +38,6 @@ _SIMPLE = sa.literal_column("'simple'::regconfig")
 
 class Sqlite:
     """FTS5: MATCH on offers_fts, bm25() with column weights."""
-
-    scores_in_window = True  # bm25() needs the MATCH that found the row
 
     def join(self, select: sa.Select[Any], parsed: ParsedQuery) -> sa.Select[Any]:
         if not parsed.include:
@@ -65,9 +64,19 @@ class Sqlite:
     def plan(self, db: Session, parsed: ParsedQuery) -> None:
         pass
 
-    def newest(self, parsed: ParsedQuery) -> sa.ColumnElement[Any]:
+    def window(
+        self,
+        db: Session,
+        parsed: ParsedQuery,
+        filters: list[sa.ColumnElement[bool]],
+    ) -> Window:
         """Newest matches first: FTS5 walks its doclists backwards, no sorting."""
-        return (_FTS.c.rowid if parsed.include else Offer.id).desc()
+        return Window((_FTS.c.rowid if parsed.include else Offer.id).desc())
+
+    def reading(
+        self, db: Session, window: Window
+    ) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
 
     def probe(self, parsed: ParsedQuery) -> list[sa.ColumnElement[bool]]:
         """The text match as a condition on offers alone (no join): an FTS5 lookup by
@@ -83,13 +92,22 @@ class Sqlite:
             return [Offer.id.in_(fts)]
         return [sa.exists(fts.where(_FTS.c.rowid == Offer.id))]
 
-    def score(self, parsed: ParsedQuery, now: datetime) -> sa.ColumnElement[float]:
+    def rank_columns(
+        self, parsed: ParsedQuery, now: datetime
+    ) -> list[sa.ColumnElement[Any]]:
+        """What a window to be ranked selects besides its ids: bm25() needs the
+        MATCH that found the row, so the score itself."""
         # bm25() is negative, better matches more so.
         bm25 = -sa.func.bm25(_FTS_NAME, *SQLITE_WEIGHTS)
         age = sa.func.julianday(_sqlite_time(now)) - sa.func.julianday(
             Offer.published_at
         )
-        return bm25 / (1.0 + sa.func.max(age, 0.0) / RECENCY_DAYS)
+        return [(bm25 / (1.0 + sa.func.max(age, 0.0) / RECENCY_DAYS)).label("score")]
+
+    def score(
+        self, window: sa.CTE, parsed: ParsedQuery, now: datetime
+    ) -> sa.ColumnElement[float]:
+        return window.c.score
 
     def json_values(self, column: sa.ColumnElement[Any]) -> sa.TableValuedAlias:
         """The elements of a JSON array column, as rows of ``value``."""
@@ -99,52 +117,82 @@ class Sqlite:
 class Postgres:
     """tsvector @@ tsquery on the GIN-indexed column, ts_rank() with A/B/C weights."""
 
-    scores_in_window = False  # ts_rank() reads the vector: only the window's
-
     def join(self, select: sa.Select[Any], parsed: ParsedQuery) -> sa.Select[Any]:
         return select
 
     def match(self, parsed: ParsedQuery) -> list[sa.ColumnElement[bool]]:
+        """The text match. With a phrase or an exclusion, GIN only finds candidates
+        and each one's vector must be read: then the index is asked for the words
+        alone and the whole query is tested as a plain function, after cheaper
+        conditions (hub.search puts a window's floor first), not before them as an
+        index recheck would."""
         if parsed.include:
-            text = search_query.to_tsquery(parsed.include)
-            if parsed.exclude:
-                text = f"({text}) & !({search_query.to_tsquery_any(parsed.exclude)})"
-            return [_VECTOR.op("@@")(_tsquery("ts_query", text))]
+            match = _VECTOR.op("@@")(_tsquery("ts_query", _full_tsquery(parsed)))
+            if not search_plan.rechecked(parsed):
+                return [match]
+            words = search_query.to_tsquery_words_of(parsed.include)
+            full = _tsquery("ts_full_query", _full_tsquery(parsed))
+            return [
+                _VECTOR.op("@@")(_tsquery("ts_query", words)),
+                sa.func.ts_match_vq(_VECTOR, full),
+            ]
         if parsed.exclude:
             excluded = search_query.to_tsquery_any(parsed.exclude)
             return [sa.not_(_VECTOR.op("@@")(_tsquery("ts_exclude", excluded)))]
         return []
 
-    collects_all = False  # plan(): collect every match, then take the newest
-
     def plan(self, db: Session, parsed: ParsedQuery) -> None:
-        """Plan this search's statements for its own words.
-
-        psycopg prepares a statement run 5 times, and the generic plan of
-        ``@@ to_tsquery($1)`` fits no word: ``force_custom_plan`` (for the
-        transaction). And the planner prices walking the id index backwards, testing
-        each offer's vector until the window is full, without the cost of reading
-        each vector: right for a word in many offers, several times too slow for one
-        in few. Where the planner's own estimate says the matches are few
-        (``bitmap_wins``), the newest come from every match (the GIN bitmap) instead:
-        ``newest`` then orders by an expression no index gives.
-        """
+        """psycopg prepares a statement run 5 times, and the generic plan of
+        ``@@ to_tsquery($1)`` fits no word: each search is planned for its own
+        (``force_custom_plan``, for the transaction)."""
         db.execute(sa.text("SET LOCAL plan_cache_mode = force_custom_plan"))
-        self.collects_all = bool(parsed.include) and bitmap_wins(
-            *_estimates(db, parsed)
-        )
 
-    def newest(self, parsed: ParsedQuery) -> sa.ColumnElement[Any]:
-        return ((Offer.id + 0) if self.collects_all else Offer.id).desc()
+    def window(
+        self,
+        db: Session,
+        parsed: ParsedQuery,
+        filters: list[sa.ColumnElement[bool]],
+    ) -> Window:
+        """Walk the id index, collect the GIN bitmap's matches, or collect those
+        above a floor: whichever hub.search_plan prices lowest for this query. The
+        planner itself prices walking without the cost of reading each vector:
+        right for a word in many offers, several times too slow for one in few."""
+        if not parsed.include:
+            return Window(Offer.id.desc())
+        match = _VECTOR.op("@@")(_tsquery("ts_query", _full_tsquery(parsed)))
+        est = search_plan.estimate(db, parsed, filters, match, _VECTOR)
+        return search_plan.window(db, est, Offer.id.desc(), (Offer.id + 0).desc())
+
+    @contextlib.contextmanager
+    def reading(self, db: Session, window: Window) -> Iterator[None]:
+        """Around the read of ``window``: one that collects through the GIN bitmap
+        never walks an index. The planner, which prices a vector test at a
+        fraction of its cost, would walk the id index above a floor testing every
+        offer's vector, where ANDing the bitmaps reads only the matches."""
+        if not window.collects:
+            yield
+            return
+        db.execute(sa.text("SET LOCAL enable_indexscan = off"))
+        yield
+        db.execute(sa.text("SET LOCAL enable_indexscan TO DEFAULT"))
 
     def probe(self, parsed: ParsedQuery) -> list[sa.ColumnElement[bool]]:
         return self.match(parsed)
 
-    def score(self, parsed: ParsedQuery, now: datetime) -> sa.ColumnElement[float]:
+    def rank_columns(
+        self, parsed: ParsedQuery, now: datetime
+    ) -> list[sa.ColumnElement[Any]]:
+        """What a window to be ranked selects besides its ids: the vectors, for
+        ts_rank() to read once the window is cut (not for every match)."""
+        return [_VECTOR.label("vector")]
+
+    def score(
+        self, window: sa.CTE, parsed: ParsedQuery, now: datetime
+    ) -> sa.ColumnElement[float]:
         text = search_query.to_tsquery(parsed.include)
-        rank = sa.func.ts_rank(_VECTOR, _tsquery("ts_rank_query", text))
+        rank = sa.func.ts_rank(window.c.vector, _tsquery("ts_rank_query", text))
         now_param = sa.bindparam("now", now, sa.DateTime(timezone=True))
-        age = sa.extract("epoch", now_param - Offer.published_at) / 86400.0
+        age = sa.extract("epoch", now_param - window.c.published_at) / 86400.0
         return rank / (1.0 + sa.func.greatest(age, 0.0) / RECENCY_DAYS)
 
     def json_values(self, column: sa.ColumnElement[Any]) -> sa.TableValuedAlias:
@@ -156,30 +204,11 @@ class Postgres:
         return sa.func.json_array_elements_text(array).table_valued("value")
 
 
-def bitmap_wins(matches: float, offers: float) -> bool:
-    """Whether collecting every match (GIN bitmap) beats walking the newest offers
-    until WINDOW of them match, for ``matches`` of ``offers``.
-
-    The walk reads about WINDOW * offers / matches vectors; the bitmap reads every
-    match's row, not its vector, and sorts the ids: per row about half the cost
-    (bench/README.md, PostgreSQL). Equal at matches = sqrt(2 * WINDOW * offers):
-    45,000 of 1M offers, 14,000 of 100k.
-    """
-    return matches * matches <= 2 * WINDOW * offers
-
-
-def _estimates(db: Session, parsed: ParsedQuery) -> tuple[float, float]:
-    """The planner's estimate of the offers matching ``parsed``, and of all offers
-    (from the table's statistics: no offer is read)."""
-    plan = db.execute(
-        sa.text("EXPLAIN (FORMAT JSON) SELECT 1 FROM offers WHERE search_vector @@ "
-                "to_tsquery('simple'::regconfig, :q)"),
-        {"q": search_query.to_tsquery(parsed.include)},
-    ).scalar_one()  # fmt: skip
-    offers = db.scalar(
-        sa.text("SELECT reltuples FROM pg_class WHERE oid = 'offers'::regclass")
-    )
-    return float(plan[0]["Plan"]["Plan Rows"]), max(float(offers or 0), 0.0)
+def _full_tsquery(parsed: ParsedQuery) -> str:
+    text = search_query.to_tsquery(parsed.include)
+    if parsed.exclude:
+        text = f"({text}) & !({search_query.to_tsquery_any(parsed.exclude)})"
+    return text
 
 
 def _tsquery(name: str, text: str) -> sa.ColumnElement[object]:

@@ -134,6 +134,11 @@ def _ts_term(term: Term) -> str:
     return "(" + " <-> ".join(_ts_word(w, ":C") for w in term.words) + ")"
 
 
+def to_tsquery_words(term: Term) -> list[str]:
+    """Each word of ``term`` as a tsquery of its own (for the planner's estimates)."""
+    return [_ts_word(w, ":*" if term.prefix else "") for w in term.words]
+
+
 def _ts_clause(clause: Clause) -> str:
     parts = [_ts_term(t) for t in clause.terms]
     return parts[0] if len(parts) == 1 else "(" + " | ".join(parts) + ")"
@@ -142,6 +147,18 @@ def _ts_clause(clause: Clause) -> str:
 def to_tsquery(clauses: tuple[Clause, ...]) -> str:
     """Text for ``to_tsquery('simple', ...)``: all of ``clauses``."""
     return " & ".join(_ts_clause(c) for c in clauses)
+
+
+def to_tsquery_words_of(clauses: tuple[Clause, ...]) -> str:
+    """Text for ``to_tsquery``: the words of ``clauses`` ANDed, without phrases or
+    weights, which a GIN index answers without reading any vector; what ``to_tsquery``
+    of ``clauses`` finds, and more."""
+    return " & ".join(
+        "("
+        + " | ".join("(" + " & ".join(to_tsquery_words(t)) + ")" for t in c.terms)
+        + ")"
+        for c in clauses
+    )
 
 
 def to_tsquery_any(clauses: tuple[Clause, ...]) -> str:

@@ -24,6 +24,8 @@ from hub import db as hub_db
 from hub import search
 from hub import search_ddl
 from hub import search_engines
+from hub import search_plan
+from hub import search_query
 from hub.models import Cluster
 from hub.models import Offer
 from hub.models import Source
@@ -258,34 +260,130 @@ def test_identical_ranked_lists_on_both_engines(corpus: sessionmaker[Session]) -
     assert guids(corpus, "a", sort="date") == guids(corpus, "a", sort="relevance")
 
 
-@pytest.mark.parametrize("bitmap", [True, False])
-def test_postgresql_finds_the_same_with_either_plan(
-    corpus: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch, bitmap: bool
+# Walk the id index; collect every match; collect above a floor so high that the
+# window is read again, lower, until it holds WINDOW + 1 matches or every one.
+PLANS = {
+    "walk": search_plan.Choice(collect=False),
+    "collect": search_plan.Choice(collect=True),
+    "floor": search_plan.Choice(collect=True, span=1.0),
+}
+
+
+@pytest.mark.parametrize("plan", sorted(PLANS))
+@pytest.mark.parametrize("window", [1, 1000])
+def test_postgresql_finds_the_same_whichever_way_it_reads(
+    corpus: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+    plan: str,
+    window: int,
 ) -> None:
     bind = corpus.kw["bind"]
     if bind.dialect.name != "postgresql":
-        pytest.skip("PostgreSQL picks between two plans")
-    monkeypatch.setattr(search_engines, "bitmap_wins", lambda *_: bitmap)
-    plans: list[str] = []
+        pytest.skip("PostgreSQL picks between three ways to read a window")
+    expected = {
+        text: guids(corpus, text)
+        for text in ("obrobka", '"toczenie i frezowanie"', "zaliuzes -gamyba", "a")
+    }
+    assert expected["obrobka"] == ["cnc", "sheet"]
+    monkeypatch.setattr(search, "WINDOW", window)
+    monkeypatch.setattr(search_plan, "choose", lambda _: PLANS[plan])
+    reads: list[str] = []
 
-    def explain(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+    def record(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
         if statement.startswith("WITH") and "search_vector @@" in statement:
-            plans.append(statement)
+            reads.append(statement)
 
-    sa.event.listen(bind, "before_cursor_execute", explain)
+    sa.event.listen(bind, "before_cursor_execute", record)
     try:
-        for text, expected in (
-            ("obrobka", ["cnc", "sheet"]),
-            ('"toczenie i frezowanie"', ["cnc"]),
-            ("zaliuzes -gamyba", ["wanted"]),
-            ("druskininkai", ["blinds", "wanted"]),
-        ):
-            assert guids(corpus, text) == expected
+        for text, found in expected.items():
+            with corpus() as db:
+                query = OfferQuery(text=text, per_page=100)
+                assert [o.guid for o in search_offers(db, query, NOW).offers] == found
     finally:
-        sa.event.remove(bind, "before_cursor_execute", explain)
-    # Collecting every match orders by an expression the id index cannot give.
-    assert len(plans) == 4
-    assert all(("offers.id + " in p) is bitmap for p in plans)
+        sa.event.remove(bind, "before_cursor_execute", record)
+    # Collecting orders by an expression the id index cannot give; a floor is read
+    # first and again lower, down to no floor when the window never fills.
+    assert all(("offers.id + " in r) is (plan != "walk") for r in reads)
+    floored = [r for r in reads if "offers.id > " in r]
+    if plan == "floor":
+        assert len(reads) > len(expected) and floored
+    else:
+        assert len(reads) == len(expected) and not floored
+
+
+def test_the_cheapest_way_to_a_window_follows_the_words_share() -> None:
+    def way(matches: float, entries: float | None = None, low: float = 0) -> str:
+        est = search_plan.Estimates(
+            offers=1e6,
+            entries=entries or matches,
+            low=low or matches,
+            most=matches,
+        )
+        choice = search_plan.choose(est)
+        return "floor" if choice.span else "collect" if choice.collect else "walk"
+
+    assert way(500) == "collect"  # a rare word: read every match
+    assert way(700_000) == "walk"  # in most offers: the newest soon fill a window
+    assert way(20_000) == "floor"  # a few percent: only the newest matches
+    # Words typed together, as rare as the planner thinks or as their rarest word:
+    # walking is priced as if rare, so not chosen.
+    assert way(80_000, entries=220_000, low=10_000) == "floor"
+    # A floor is set where a window of the most likely matches lies: lower for fewer.
+    spans = [search_plan.choose(search_plan.Estimates(1e6, m, m, m)).span for m in (
+        20_000, 40_000)]  # fmt: skip
+    assert spans[0] and spans[1] and spans[0] > spans[1]
+
+
+def test_a_window_read_again_goes_lower_until_it_has_no_floor() -> None:
+    order = Offer.id.desc()
+    window = search_plan.Window(order, span=1_000.0, newest=100_000)
+    spans = []
+    while window is not None and window.span:
+        spans.append(window.span)
+        window = window.wider(found=900, wanted=1001)
+    assert window == search_plan.Window(order)  # every match read at last
+    assert all(b >= 2 * a for a, b in zip(spans, spans[1:], strict=False))
+    # Few found: as far down as their density says a window needs.
+    wider = search_plan.Window(order, 1_000.0, 1_000_000).wider(10, 1001)
+    assert wider is not None and wider.span == pytest.approx(1_000 * 2 * 1001 / 10)
+    assert search_plan.Window(order).wider(10, 1001) is None
+
+
+def test_postgresql_estimates_bound_the_matches(
+    corpus: sessionmaker[Session],
+) -> None:
+    bind = corpus.kw["bind"]
+    if bind.dialect.name != "postgresql":
+        pytest.skip("the planner's estimates are PostgreSQL's")
+    with corpus() as db:
+        db.execute(sa.text("ANALYZE offers"))
+        parsed = search_query.parse("obrobka cnc")
+        engine = search_engines.Postgres()
+        vector = sa.literal_column("offers.search_vector")
+        match = sa.and_(*engine.match(parsed))
+        est = search_plan.estimate(db, parsed, [], match, vector)
+        # Filters of every form a search makes (a list, JSON, a subquery) pass.
+        query = OfferQuery(kinds=("business-offer",), sector="25", cluster="metal")
+        filters = search.offer_filters(query, engine, NOW)
+        filtered = search_plan.estimate(db, parsed, filters, match, vector)
+        total = db.scalar(sa.select(sa.func.count()).select_from(Offer))
+        holding = [
+            db.scalar(
+                sa.select(sa.func.count())
+                .select_from(Offer)
+                .where(vector.op("@@")(sa.func.to_tsquery("simple", word)))
+            )
+            for word in ("obrobka", "cnc:*")
+        ]
+    assert est.offers == pytest.approx(total, abs=1)
+    # Each word's matches are the GIN entries read; the text is found in no more
+    # offers than hold its rarer word.
+    assert est.entries == pytest.approx(sum(holding), abs=2)
+    assert est.most == pytest.approx(min(holding), abs=1)
+    assert 1 <= est.low <= est.high and not est.rechecked
+    assert filtered.low <= est.low and filtered.most == est.most
+    assert search_plan.rechecked(search_query.parse('"toczenie i frezowanie"'))
+    assert search_plan.rechecked(search_query.parse("zaliuzes -gamyba"))
 
 
 def test_title_ranks_above_a_newer_body_mention(corpus: sessionmaker[Session]) -> None:

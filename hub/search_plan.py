@@ -1,0 +1,212 @@
+"""How PostgreSQL reads a search's window: the newest matches (hub.search).
+
+Three ways to the WINDOW + 1 newest offers matching a text query, with very
+different costs at a million offers (bench/README.md, PostgreSQL):
+
+- **walk** the id index backwards, testing each offer's vector until the window is
+  full: cheap for a word in many offers, it reads ``offers / matches`` vectors per
+  match found;
+- **collect** every match through the GIN bitmap, then keep the newest: cheap for a
+  word in few offers, it reads the heap row of every match;
+- **collect above a floor**: the GIN bitmap ANDed with a range of the id index, so
+  only the matches among the newest ``span`` offers are read. Right for a word in a
+  few percent of the offers, where both others read tens of thousands of rows.
+
+``choose`` prices the three from the planner's statistics (``estimate``: one
+EXPLAIN, nothing is read). The floor is a guess: a window that finds fewer than
+WINDOW + 1 matches above it is read again from lower down (``Window.wider``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from hub.models import Offer
+from hub.search_query import ParsedQuery
+from hub.search_query import to_tsquery_words
+
+# The newest matches one search reads at most (hub/search.py).
+WINDOW = 1_000
+
+# What reading one offer costs PostgreSQL, µs, measured at 1M offers on a 2-core
+# machine (bench/README.md, PostgreSQL): walking the id index and testing the offer's
+# vector; reading a row the GIN bitmap points to from the heap; one match of one word
+# in the GIN bitmap; one id in the bitmap of an id range.
+WALK_US, HEAP_US, GIN_US, ID_US = 8.0, 6.5, 0.5, 0.06
+# A first floor is set this many (estimated) windows below the newest offer.
+FLOOR_MARGIN = 2.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Estimates:
+    """The planner's estimates for one query, in offers.
+
+    The planner takes a query's words and filters as independent (``low``), which
+    is often far too few for words typed together; taking them as always found
+    together gives the most there can be (``high``)."""
+
+    offers: float
+    entries: float  # GIN entries read: each word's matches, summed
+    low: float  # offers matching text and filters, all independent (the planner's)
+    most: float  # offers matching the text at most: as many as its rarest clause
+    # a phrase or an exclusion: GIN finds candidates, each row's vector says
+    rechecked: bool = False
+
+    @property
+    def high(self) -> float:
+        return max(self.low, self.most)
+
+    def guesses(self, count: int = 5) -> list[float]:
+        """``count`` numbers of matches from ``low`` to ``high``, evenly spaced on a
+        log scale: what ``choose`` averages its prices over."""
+        ratio = self.high / self.low
+        return [self.low * ratio ** (i / (count - 1)) for i in range(count)]
+
+
+@dataclasses.dataclass(frozen=True)
+class Choice:
+    collect: bool  # through the GIN bitmap (else walk the id index)
+    span: float | None = None  # only among the newest ``span`` offers, first
+
+
+def choose(est: Estimates) -> Choice:
+    """The way (module docstring) with the lowest price averaged over
+    ``est.guesses()``: walking, collecting every match, or collecting above a
+    floor set for one of the guesses (a floor too high costs more reads, as
+    ``Window.wider`` makes them)."""
+    if est.offers <= 0 or est.low <= 0:
+        return Choice(collect=True)
+    guesses = est.guesses()
+
+    def walked(matched: float) -> float:  # offers walked to find a window
+        return min(est.offers, (WINDOW + 1) * est.offers / matched)
+
+    # a row read from the heap, and its vector too when GIN only finds candidates
+    row_us = HEAP_US + (WALK_US if est.rechecked else 0.0)
+
+    def price(choice: Choice, matched: float) -> float:
+        found = est.most * matched / est.high  # offers holding the text
+        collect = est.entries * GIN_US + found * row_us
+        if not choice.collect:
+            return walked(matched) * WALK_US
+        cost, span = 0.0, choice.span
+        while span is not None and span < est.offers:
+            cost += est.entries * GIN_US + span * (ID_US + row_us * found / est.offers)
+            if span * matched / est.offers > WINDOW:
+                return cost
+            span *= max(
+                2.0, FLOOR_MARGIN * (WINDOW + 1) / max(span * matched / est.offers, 1.0)
+            )
+        return cost + collect
+
+    choices = [Choice(collect=False), Choice(collect=True)]
+    choices += [Choice(True, FLOOR_MARGIN * walked(g)) for g in guesses]
+    return min(choices, key=lambda c: sum(price(c, g) for g in guesses))
+
+
+@dataclasses.dataclass(frozen=True)
+class Window:
+    """How one statement reads a window: its newest-first ``order`` and, with a
+    ``span``, only the offers with ids in (``newest`` - span, ``newest``]."""
+
+    order: sa.ColumnElement[Any]
+    span: float = 0.0
+    newest: int = 0
+    oldest: int = 0
+    collects: bool = False  # through the GIN bitmap, never walking an index
+
+    def where(self) -> list[sa.ColumnElement[bool]]:
+        return [Offer.id > self.newest - int(self.span)] if self.span else []
+
+    def wider(self, found: int, wanted: int) -> Window | None:
+        """The next read when this one found ``found`` matches, fewer than
+        ``wanted``: lower by what their density says a window needs (at least
+        twice as far), no floor once that reaches the oldest offer; None when this
+        read had no floor (every match was read)."""
+        if not self.span:
+            return None
+        span = max(2.0, FLOOR_MARGIN * wanted / max(found, 1)) * self.span
+        if self.newest - span <= self.oldest:
+            return Window(self.order, collects=self.collects)
+        return dataclasses.replace(self, span=span)
+
+
+def window(
+    db: Session, est: Estimates, order: sa.ColumnElement[Any], collected: Any
+) -> Window:
+    """The Window ``choose`` picks for ``est``: ``order`` walks the id index,
+    ``collected`` orders what the GIN bitmap collected."""
+    choice = choose(est)
+    if not choice.collect:
+        return Window(order)
+    whole = Window(collected, collects=True)
+    if choice.span is None:
+        return whole
+    oldest, newest = db.execute(
+        sa.select(sa.func.min(Offer.id), sa.func.max(Offer.id))
+    ).one()
+    if oldest is None:
+        return whole
+    ids = choice.span * (newest - oldest + 1) / est.offers
+    if newest - ids <= oldest:
+        return whole
+    return Window(collected, ids, newest, oldest, collects=True)
+
+
+def estimate(
+    db: Session,
+    parsed: ParsedQuery,
+    filters: list[sa.ColumnElement[bool]],
+    match: sa.ColumnElement[bool],
+    vector: sa.ColumnElement[Any],
+) -> Estimates:
+    """The planner's estimates for ``match`` (``parsed``'s text) under ``filters``,
+    and for each of its words (``vector`` @@ the word): one EXPLAIN of a UNION ALL
+    with a branch for each."""
+    clauses = [
+        [to_tsquery_words(term) for term in clause.terms] for clause in parsed.include
+    ]
+    words = sorted({w for clause in clauses for term in clause for w in term})
+
+    def offers(*where: sa.ColumnElement[bool]) -> sa.Select[Any]:
+        return sa.select(sa.literal(1)).select_from(Offer).where(*where)
+
+    branches = [offers(), offers(*filters, match)]
+    for index, word in enumerate(words):
+        query = sa.func.to_tsquery(
+            sa.literal_column("'simple'::regconfig"),
+            sa.bindparam(f"word_{index}", word, sa.Text),
+        )
+        branches.append(offers(vector.op("@@")(query)))
+    total, low, *rows = _planned_rows(db, sa.union_all(*branches))
+    found = dict(zip(words, rows, strict=True))
+    most = min(
+        min(total, sum(min(found[w] for w in term) for term in clause))
+        for clause in clauses
+    )
+    return Estimates(total, sum(found.values()), low, most, rechecked(parsed))
+
+
+def rechecked(parsed: ParsedQuery) -> bool:
+    """Whether GIN only finds candidates for ``parsed``, each to be tested by its
+    vector: a phrase (positions, weights) or an exclusion."""
+    return bool(parsed.exclude) or any(
+        len(t.words) > 1 for c in parsed.include for t in c.terms
+    )
+
+
+def _planned_rows(db: Session, union: sa.CompoundSelect) -> list[float]:
+    """The planner's estimate of the rows of each branch of ``union``."""
+    compiled = union.compile(
+        dialect=db.get_bind().dialect, compile_kwargs={"render_postcompile": True}
+    )
+    plan = (
+        db.connection()
+        .exec_driver_sql("EXPLAIN (FORMAT JSON) " + compiled.string, compiled.params)
+        .scalar_one()
+    )
+    return [float(branch["Plan Rows"]) for branch in plan[0]["Plan"]["Plans"]]
