@@ -133,8 +133,8 @@ def search_offers(
     sampled = False
     if query.sort == "relevance" and parsed.include:
         # One statement ranks the window and counts the facets it shares.
-        facets, sampled, ranked = _windows(db, query, now, engine, rank=True)
-        total, ids = len(ranked), ranked[offset : offset + per_page]
+        page_of = (offset, offset + per_page)
+        facets, sampled, ids, total = _windows(db, query, now, engine, page_of)
         if len(ids) < per_page and total > WINDOW:
             rest = matched.order_by(engine.window(db, parsed, filters).order)
             rest = rest.offset(max(offset, total)).limit(per_page - len(ids))
@@ -151,7 +151,7 @@ def search_offers(
         by_date = matched.order_by(Offer.published_at.desc(), Offer.id.desc())
         ids = list(db.scalars(by_date.offset(offset).limit(per_page)))
         if query.facets:
-            facets, sampled, _ = _windows(db, query, now, engine)
+            facets, sampled, _, _ = _windows(db, query, now, engine)
     return OfferPage(
         load_offers(db, ids),
         min(total or 0, WINDOW),
@@ -196,15 +196,23 @@ def facet_counts(
     return _windows(db, query, now or datetime.now(UTC), engine)[0]
 
 
+Positions = tuple[int, int]  # a page of a ranked window: [start, stop), from 0
+
+
 def _windows(
-    db: Session, query: OfferQuery, now: datetime, engine: Engine, rank: bool = False
-) -> tuple[dict[str, list[tuple[str, int]]], bool, list[int]]:
+    db: Session,
+    query: OfferQuery,
+    now: datetime,
+    engine: Engine,
+    page: Positions | None = None,
+) -> tuple[dict[str, list[tuple[str, int]]], bool, list[int], int]:
     """facet_counts (when ``query.facets``), whether any was counted over a full
-    window, and (``rank``) the ids of ``query``'s window best first."""
+    window, and (with a ``page``) the ids at those positions of ``query``'s window
+    best first, and the window's size."""
     names = _facet_names(query) if query.facets else ()
     parsed = search_query.parse(query.text)
     # Facets that share the same filters share one window (one text match).
-    groups: dict[tuple[str, ...], list[str]] = {(): []} if rank else {}
+    groups: dict[tuple[str, ...], list[str]] = {(): []} if page else {}
     for facet in names:
         field = _FACET_FIELDS[facet]
         dropped = (field,) if getattr(query, field) else ()
@@ -212,20 +220,22 @@ def _windows(
     result: dict[str, list[tuple[str, int]]] = {f: [] for f in names}
     sampled = False
     ranked: list[int] = []
+    ranked_size = 0
     for dropped, facets in groups.items():
         unfiltered = dataclasses.replace(query, **{f: None for f in dropped})
-        ranks = rank and not dropped  # only the query's own window is ranked
+        ranks = None if dropped else page  # only the query's own window is ranked
         size, counts, ids = _window(db, engine, parsed, unfiltered, now, facets, ranks)
         sampled = sampled or (size > WINDOW and bool(facets))
         result.update(counts)
-        ranked = ids if not dropped else ranked
+        if not dropped:
+            ranked, ranked_size = ids, size
     result = {f: _merge_towns(v) if f == "town" else v for f, v in result.items()}
     for facet, values in result.items():
         if facet == "posted":
             values.sort(key=lambda vc: int(vc[0]))
         else:
             values.sort(key=lambda vc: (-vc[1], vc[0]))
-    return result, sampled, ranked
+    return result, sampled, ranked, ranked_size
 
 
 def _window(
@@ -235,10 +245,11 @@ def _window(
     query: OfferQuery,
     now: datetime,
     facets: list[str],
-    rank: bool,
+    rank: Positions | None,
 ) -> tuple[int, dict[str, list[tuple[str, int]]], list[int]]:
     """One statement over the window (the WINDOW + 1 newest matches of ``query``):
-    its size, the counts of ``facets`` in it and (``rank``) its ids best first."""
+    its size, the counts of ``facets`` in it and the ids at the ``rank`` positions
+    of the window best first."""
     names = {c for f in facets for c in _FACET_COLUMNS[f]}
     names |= {"published_at"} if rank else set()
     columns: list[sa.ColumnElement[Any]] = [Offer.id]
@@ -266,7 +277,7 @@ def _read_window(
     parsed: ParsedQuery,
     now: datetime,
     facets: list[str],
-    rank: bool,
+    rank: Positions | None,
     select: sa.Select[Any],
     order: sa.ColumnElement[Any],
 ) -> tuple[int, dict[str, list[tuple[str, int]]], list[int]]:
@@ -280,13 +291,17 @@ def _read_window(
         )
     )
     if rank:
+        # Ranks the window, returns one page of it.
         score = engine.score(window, parsed, now)
         order = (score.desc(), window.c.published_at.desc(), window.c.id.desc())
-        position = sa.func.row_number().over(order_by=order)
+        position = sa.func.row_number().over(order_by=order).label("position")
+        ranked = sa.select(window.c.id, position).subquery()
         parts.append(
             sa.select(
-                sa.literal(_RANK, sa.String), sa.cast(window.c.id, sa.String), position
-            ).select_from(window)
+                sa.literal(_RANK, sa.String),
+                sa.cast(ranked.c.id, sa.String),
+                ranked.c.position,
+            ).where(ranked.c.position > rank[0], ranked.c.position <= rank[1])
         )
     size, ranked = 0, []
     counts: dict[str, list[tuple[str, int]]] = {f: [] for f in facets}
