@@ -19,10 +19,13 @@ import hashlib
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 from collections.abc import Mapping
+from concurrent.futures import FIRST_COMPLETED
+from concurrent.futures import Future
 from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import as_completed
+from concurrent.futures import wait
 from contextlib import AbstractContextManager
 from datetime import datetime
 from datetime import timedelta
@@ -72,6 +75,9 @@ log = logging.getLogger(__name__)
 
 # A complete feed that shrinks below this share of its last size withdraws nothing.
 PRUNE_EVERY = timedelta(hours=1)
+# Runs with no offers to write are recorded together, at most this many, at most
+# this long (seconds) after the first of them finished (Harvester.run).
+LIGHT_BATCH, LIGHT_WAIT = 100, 1.0
 ROBOTS_AGENT = "ecoop-hub"  # the product token robots.txt groups match (RFC 9309)
 
 
@@ -168,41 +174,74 @@ class Harvester:
                 keys=keys,
                 limit=len(keys) if keys else self.pool_size * 4,
             )
-            jobs = [self._start(db, source, force) for source in claimed]
+            jobs = self._start(db, claimed, force)
             db.commit()
             metrics.sources_claimed(self.sessions, [job.spec.key for job in jobs])
             summaries = []
             with ThreadPoolExecutor(max_workers=max(1, self.pool_size)) as pool:
-                futures = [
+                pending = {
                     pool.submit(logs.in_context(self._fetch, **job.log_fields), job)
                     for job in jobs
-                ]
-                for future in as_completed(futures):
-                    outcome = future.result()
-                    with logs.context(**outcome.job.log_fields):
+                }
+                # Outcomes with no offers to write (a 304, the same bytes, an error)
+                # wait to be written together: an unchanged harvest is mostly these.
+                light: list[Outcome] = []
+                oldest = 0.0
+                while pending or light:
+                    done: set[Future[Outcome]] = set()
+                    if pending:
+                        timeout = LIGHT_WAIT if light else None
+                        done, pending = wait(pending, timeout, FIRST_COMPLETED)
+                    written = []
+                    for future in done:
+                        outcome = future.result()
+                        if outcome.document is not None:
+                            written.append(self._write_closing(db, outcome))
+                            continue
+                        oldest = oldest if light else time.monotonic()
+                        light.append(outcome)
+                    if light and (
+                        not pending
+                        or len(light) >= LIGHT_BATCH
+                        or time.monotonic() - oldest >= LIGHT_WAIT
+                    ):
                         try:
-                            summaries.append(self._write(db, outcome))
+                            written += self._write_together(db, light)
                         finally:
-                            outcome.close()
-                    metrics.run_finished(self.sessions, summaries[-1])
+                            for outcome in light:
+                                outcome.close()
+                        light = []
+                    for summary in written:
+                        metrics.run_finished(self.sessions, summary)
+                    summaries += written
         return sorted(summaries, key=lambda s: s.source)
 
     # --- stages --------------------------------------------------------------------
 
-    def _start(self, db: Session, source: Source, force: bool) -> Job:
+    def _start(self, db: Session, sources: list[Source], force: bool) -> list[Job]:
+        """A running HarvestRun and a Job for each source (one flush for all)."""
+        runs = [
+            HarvestRun(
+                source_id=source.id,
+                started_at=self.clock(),
+                status="running",
+                owner=self.owner,
+            )
+            for source in sources
+        ]
+        db.add_all(runs)
+        db.flush()
+        return [
+            self._job(source, run, force)
+            for source, run in zip(sources, runs, strict=True)
+        ]
+
+    def _job(self, source: Source, run: HarvestRun, force: bool) -> Job:
         # A crawler's or a paged feed's first document may be unchanged while the
         # pages it leads to are not: those always read it.
         whole = hasattr(connectors.get_connector(source.type), "crawl") or bool(
             (source.crawl_state or {}).get(paging.PAGED)
         )
-        run = HarvestRun(
-            source_id=source.id,
-            started_at=self.clock(),
-            status="running",
-            owner=self.owner,
-        )
-        db.add(run)
-        db.flush()
         return Job(
             source_id=source.id,
             run_id=run.id,
@@ -279,20 +318,80 @@ class Harvester:
             )
         return outcome
 
+    def _write_closing(self, db: Session, outcome: Outcome) -> RunSummary:
+        with logs.context(**outcome.job.log_fields):
+            try:
+                return self._write(db, outcome)
+            finally:
+                outcome.close()
+
+    def _write_together(self, db: Session, outcomes: list[Outcome]) -> list[RunSummary]:
+        """Record outcomes with no offers to write (a 304, the same bytes, an
+        error) in one transaction: two SELECTs and one commit for all of them, not
+        for each (an unchanged harvest is mostly this). Should that fail, each is
+        written on its own, with ``_write``'s handling of errors."""
+        if len(outcomes) == 1:
+            with logs.context(**outcomes[0].job.log_fields):
+                return [self._write(db, outcomes[0])]
+        sources = {
+            source.id: source
+            for source in db.scalars(
+                sa.select(Source)
+                .where(Source.id.in_([o.job.source_id for o in outcomes]))
+                .execution_options(populate_existing=True)
+            )
+        }
+        runs = {
+            run.id: run
+            for run in db.scalars(
+                sa.select(HarvestRun).where(
+                    HarvestRun.id.in_([o.job.run_id for o in outcomes])
+                )
+            )
+        }
+        summaries = []
+        try:
+            for outcome in outcomes:
+                job = outcome.job
+                source, run = sources.get(job.source_id), runs.get(job.run_id)
+                with logs.context(**job.log_fields):
+                    if source is None or run is None or not self._holds(source, job):
+                        summaries.append(_lease_lost(job))
+                        continue
+                    now, jitter = self.clock(), self.jitter()
+                    summaries.append(
+                        recording.apply(db, source, run, outcome, now, jitter)
+                    )
+            db.commit()
+        except Exception:
+            log.exception("writing %d harvests together failed", len(outcomes))
+            db.rollback()
+            summaries = []
+            for outcome in outcomes:
+                with logs.context(**outcome.job.log_fields):
+                    summaries.append(self._write(db, outcome))
+            return summaries
+        for outcome, summary in zip(outcomes, summaries, strict=True):
+            with logs.context(**outcome.job.log_fields):
+                _log_written(summary)
+        return summaries
+
+    def _holds(self, source: Source, job: Job) -> bool:
+        if source.lease_owner == self.owner:
+            return True
+        log.warning(
+            "lease on %s lost before its results were written; dropped", job.spec.key
+        )
+        return False
+
     def _write(self, db: Session, outcome: Outcome) -> RunSummary:
         """Record one outcome in the index, if this worker still holds the lease."""
         job = outcome.job
         source = db.get(Source, job.source_id, populate_existing=True)
         run = db.get(HarvestRun, job.run_id)
-        if source is None or run is None or source.lease_owner != self.owner:
-            log.warning(
-                "lease on %s lost before its results were written; dropped",
-                job.spec.key,
-            )
+        if source is None or run is None or not self._holds(source, job):
             db.rollback()
-            return RunSummary(
-                job.spec.key, "error", error="lease lost", error_class="timeout"
-            )
+            return _lease_lost(job)
         try:
             summary = recording.apply(
                 db, source, run, outcome, self.clock(), self.jitter()
@@ -313,17 +412,7 @@ class Harvester:
                 db, source, run, outcome, self.clock(), self.jitter()
             )
         db.commit()
-        log.info(
-            "harvested %s: %s new=%d updated=%d unchanged=%d withdrawn=%d failed=%d%s",
-            summary.source,
-            summary.status,
-            summary.new,
-            summary.updated,
-            summary.unchanged,
-            summary.withdrawn,
-            summary.failed,
-            f" error={summary.error!r}" if summary.error else "",
-        )
+        _log_written(summary)
         return summary
 
     def _crawl(
@@ -433,3 +522,21 @@ class _Run:
         spool; the document without them, and the keys seen with this page."""
         prepare(self.spec, document.items, self.now, self.seen, emit)
         return dataclasses.replace(document, items=[]), self.seen
+
+
+def _lease_lost(job: Job) -> RunSummary:
+    return RunSummary(job.spec.key, "error", error="lease lost", error_class="timeout")
+
+
+def _log_written(summary: RunSummary) -> None:
+    log.info(
+        "harvested %s: %s new=%d updated=%d unchanged=%d withdrawn=%d failed=%d%s",
+        summary.source,
+        summary.status,
+        summary.new,
+        summary.updated,
+        summary.unchanged,
+        summary.withdrawn,
+        summary.failed,
+        f" error={summary.error!r}" if summary.error else "",
+    )

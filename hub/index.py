@@ -426,8 +426,8 @@ def mark_missing(
     query = sa.select(
         Offer.id, Offer.guid, Offer.missing_runs, Offer.missing_since
     ).where(Offer.source_id == source.id, Offer.status == OfferStatus.ACTIVE)
-    if seen is None:
-        query = query.where(Offer.missing_runs > 0)
+    if seen is None:  # a literal 0: the condition of the partial ix_offers_missing
+        query = query.where(Offer.missing_runs > sa.literal_column("0"))
     with db.no_autoflush:  # pending changes of the run and source: not read here
         rows = db.execute(query).all()
     absent: list[dict[str, object]] = []

@@ -154,6 +154,14 @@ class Offer(Base):
         sa.Index("ix_offers_status_published", "status", "published_at"),
         sa.Index("ix_offers_source_status", "source_id", "status"),
         sa.Index("ix_offers_source_group", "source_id", "group_key"),
+        # mark_missing after a 304: the offers a complete feed left out (few or none)
+        sa.Index(
+            "ix_offers_missing",
+            "source_id",
+            "status",
+            sqlite_where=sa.text("missing_runs > 0"),
+            postgresql_where=sa.text("missing_runs > 0"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

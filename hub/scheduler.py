@@ -129,15 +129,17 @@ def claim(
     )
     if db.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    claimed = []
-    for source_id in db.scalars(query).all():
-        result = db.execute(
-            sa.update(Source)
-            .where(Source.id == source_id, free)
-            .values(lease_until=now + lease, lease_owner=owner)
+    candidates = list(db.scalars(query))
+    claimed: list[int] = []
+    if candidates:  # one compare-and-set for all of them
+        claimed = list(
+            db.scalars(
+                sa.update(Source)
+                .where(Source.id.in_(candidates), free)
+                .values(lease_until=now + lease, lease_owner=owner)
+                .returning(Source.id)
+            )
         )
-        if result.rowcount == 1:  # type: ignore[attr-defined]
-            claimed.append(source_id)
     if claimed:
         _fail_abandoned_runs(db, claimed, now)
     db.commit()

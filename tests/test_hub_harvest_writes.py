@@ -1,0 +1,150 @@
+"""How a harvest records its runs: those with no offers to write, together.
+
+An unchanged harvest is mostly 304s: they are recorded in one transaction, not one
+each, and a failure or a lost lease there still touches one source only.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from helpers import Clock
+from helpers import write_registry
+from pytest_httpserver import HTTPServer
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
+
+from hub import harvest
+from hub import index
+from hub import recording
+from hub.harvest import Harvester
+from hub.models import HarvestRun
+from hub.models import Offer
+from hub.models import Source
+from hub.registry import load
+
+RSS = (Path(__file__).resolve().parent / "data" / "rss" / "basic.xml").read_bytes()
+NAMES = ("a", "b", "c", "d", "e")
+
+
+@pytest.fixture
+def harvested(
+    httpserver: HTTPServer,
+    tmp_path: Path,
+    sessions: sessionmaker[Session],
+    harvester: Harvester,
+    clock: Clock,
+) -> sessionmaker[Session]:
+    """Five feeds harvested once; each answers 304 to its ETag from now on."""
+    for name in NAMES:
+        httpserver.expect_request(
+            f"/{name}", headers={"If-None-Match": f'"{name}"'}
+        ).respond_with_data("", status=304)
+        httpserver.expect_request(f"/{name}").respond_with_data(
+            RSS.replace(b"<guid>", f"<guid>{name}-".encode()),
+            content_type="application/rss+xml",
+            headers={"ETag": f'"{name}"'},
+        )
+    urls = {name: httpserver.url_for(f"/{name}") for name in NAMES}
+    registry = load(write_registry(tmp_path / "clusters.yaml", urls))
+    with sessions() as db:
+        index.sync_registry(db, registry, clock())
+    assert {s.status for s in harvester.run(due_only=False)} == {"ok"}
+    clock.now += timedelta(hours=1)
+    return sessions
+
+
+def latest_runs(sessions: sessionmaker[Session]) -> dict[str, HarvestRun]:
+    with sessions() as db:
+        rows = db.execute(
+            sa.select(Source.key, HarvestRun)
+            .join(HarvestRun, HarvestRun.source_id == Source.id)
+            .order_by(HarvestRun.id)
+        ).all()
+    return {key: run for key, run in rows}
+
+
+def test_an_unchanged_harvest_records_its_runs_in_one_transaction(
+    harvested: sessionmaker[Session],
+    harvester: Harvester,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(harvest, "LIGHT_WAIT", 60.0)  # however slow the machine
+    engine = harvested.kw["bind"]
+    commits: list[object] = []
+
+    def count(connection: object) -> None:
+        commits.append(connection)
+
+    sa.event.listen(engine, "commit", count)
+    try:
+        summaries = harvester.run(due_only=False)
+    finally:
+        sa.event.remove(engine, "commit", count)
+    assert [s.status for s in summaries] == ["not_modified"] * len(NAMES)
+    # Claiming, starting the runs, then one transaction for the five runs.
+    assert len(commits) == 3
+    runs = latest_runs(harvested)
+    assert {r.status for r in runs.values()} == {"not_modified"}
+    assert all(r.finished_at == clock() and r.http_status == 304 for r in runs.values())
+    with harvested() as db:
+        for source in db.scalars(sa.select(Source)):
+            assert source.lease_owner is None and source.lease_until is None
+            assert source.next_check_at == clock() + timedelta(hours=1)
+        assert db.scalar(sa.select(sa.func.count()).select_from(Offer)) == 10
+
+
+def test_a_run_that_cannot_be_written_fails_alone(
+    harvested: sessionmaker[Session],
+    harvester: Harvester,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    apply = recording.apply
+
+    def failing(db: Session, source: Source, *args: Any) -> Any:
+        outcome = args[1]
+        if source.key == "metal/c" and outcome.error is None:
+            raise sa.exc.OperationalError("UPDATE sources", {}, Exception("disk I/O"))
+        return apply(db, source, *args)
+
+    monkeypatch.setattr(recording, "apply", failing)
+    summaries = {s.source: s for s in harvester.run(due_only=False)}
+    assert summaries.pop("metal/c").error_class == "internal"
+    assert {s.status for s in summaries.values()} == {"not_modified"}
+    runs = latest_runs(harvested)
+    assert runs["metal/c"].status == "error"
+    assert "internal error" in (runs["metal/c"].error or "")
+    assert {r.status for k, r in runs.items() if k != "metal/c"} == {"not_modified"}
+
+
+def test_a_lost_lease_drops_that_source_only(
+    harvested: sessionmaker[Session],
+    harvester: Harvester,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    write_together = harvester._write_together
+
+    def another_worker_took_b(db: Session, outcomes: list[Any]) -> Any:
+        with harvested() as other:  # its lease expired; another worker claimed it
+            other.execute(
+                sa.update(Source)
+                .where(Source.key == "metal/b")
+                .values(lease_owner="another")
+            )
+            other.commit()
+        return write_together(db, outcomes)
+
+    monkeypatch.setattr(harvester, "_write_together", another_worker_took_b)
+    summaries = {s.source: s for s in harvester.run(due_only=False)}
+    assert summaries.pop("metal/b").error == "lease lost"
+    assert {s.status for s in summaries.values()} == {"not_modified"}
+    runs = latest_runs(harvested)
+    assert runs["metal/b"].status == "running"  # left to the lease's new holder
+    with harvested() as db:
+        held = db.scalar(sa.select(Source.lease_owner).where(Source.key == "metal/b"))
+    assert held == "another"
