@@ -349,7 +349,7 @@ class Harvester:
                 )
             )
         }
-        summaries = []
+        summaries, applied = [], []
         try:
             for outcome in outcomes:
                 job = outcome.job
@@ -362,6 +362,7 @@ class Harvester:
                     summaries.append(
                         recording.apply(db, source, run, outcome, now, jitter)
                     )
+                    applied.append((outcome, summaries[-1]))
             db.commit()
         except Exception:
             log.exception("writing %d harvests together failed", len(outcomes))
@@ -371,7 +372,7 @@ class Harvester:
                 with logs.context(**outcome.job.log_fields):
                     summaries.append(self._write(db, outcome))
             return summaries
-        for outcome, summary in zip(outcomes, summaries, strict=True):
+        for outcome, summary in applied:
             with logs.context(**outcome.job.log_fields):
                 _log_written(summary)
         return summaries

@@ -98,9 +98,7 @@ def choose(est: Estimates) -> Choice:
             cost += est.entries * GIN_US + span * (ID_US + row_us * found / est.offers)
             if span * matched / est.offers > WINDOW:
                 return cost
-            span *= max(
-                2.0, FLOOR_MARGIN * (WINDOW + 1) / max(span * matched / est.offers, 1.0)
-            )
+            span = lower(span, span * matched / est.offers, WINDOW + 1)
         return cost + collect
 
     choices = [Choice(collect=False), Choice(collect=True)]
@@ -124,15 +122,21 @@ class Window:
 
     def wider(self, found: int, wanted: int) -> Window | None:
         """The next read when this one found ``found`` matches, fewer than
-        ``wanted``: lower by what their density says a window needs (at least
-        twice as far), no floor once that reaches the oldest offer; None when this
-        read had no floor (every match was read)."""
+        ``wanted``: from lower down (``lower``), with no floor once that reaches the
+        oldest offer; None when this read had no floor (every match was read)."""
         if not self.span:
             return None
-        span = max(2.0, FLOOR_MARGIN * wanted / max(found, 1)) * self.span
+        span = lower(self.span, found, wanted)
         if self.newest - span <= self.oldest:
             return Window(self.order, collects=self.collects)
         return dataclasses.replace(self, span=span)
+
+
+def lower(span: float, found: float, wanted: int) -> float:
+    """The span of the next read after one ``span`` wide found ``found`` matches,
+    fewer than ``wanted``: as wide as their density says ``wanted`` needs, with
+    FLOOR_MARGIN, and at least twice as wide."""
+    return max(2.0, FLOOR_MARGIN * wanted / max(found, 1.0)) * span
 
 
 def window(
