@@ -127,9 +127,8 @@ class Postgres:
         conditions (hub.search puts a window's floor first), not before them as an
         index recheck would."""
         if parsed.include:
-            match = _VECTOR.op("@@")(_tsquery("ts_query", _full_tsquery(parsed)))
             if not search_plan.rechecked(parsed):
-                return [match]
+                return [_matches(parsed)]
             words = search_query.to_tsquery_words_of(parsed.include)
             full = _tsquery("ts_full_query", _full_tsquery(parsed))
             return [
@@ -159,8 +158,7 @@ class Postgres:
         right for a word in many offers, several times too slow for one in few."""
         if not parsed.include:
             return Window(Offer.id.desc())
-        match = _VECTOR.op("@@")(_tsquery("ts_query", _full_tsquery(parsed)))
-        est = search_plan.estimate(db, parsed, filters, match, _VECTOR)
+        est = search_plan.estimate(db, parsed, filters, _matches(parsed), _VECTOR)
         return search_plan.window(db, est, Offer.id.desc(), (Offer.id + 0).desc())
 
     @contextlib.contextmanager
@@ -202,6 +200,11 @@ class Postgres:
             else_=sa.cast(sa.literal("[]"), sa.JSON),
         )
         return sa.func.json_array_elements_text(array).table_valued("value")
+
+
+def _matches(parsed: ParsedQuery) -> sa.ColumnElement[bool]:
+    """``parsed``'s whole text match as one indexed condition."""
+    return _VECTOR.op("@@")(_tsquery("ts_query", _full_tsquery(parsed)))
 
 
 def _full_tsquery(parsed: ParsedQuery) -> str:
