@@ -184,6 +184,43 @@ def test_the_deadline_covers_every_hop_of_a_redirect_chain() -> None:
     assert time.monotonic() - started < 2
 
 
+def test_concurrent_fetches_are_each_cut_at_their_own_deadline() -> None:
+    def trickle(conn: socket.socket, stop: threading.Event) -> None:
+        conn.sendall(HEAD + b"Content-Length: 100000\r\n\r\n")
+        for _ in range(250):
+            if stop.wait(0.02):
+                return
+            conn.sendall(b"<")
+
+    # One deadline thread serves every fetch: a later deadline set first, an earlier
+    # one after it, and a third, shortest one while both wait.
+    finished: dict[float, float] = {}
+
+    def timed(url: str, deadline: float) -> None:
+        started = time.monotonic()
+        error = fetch_error(
+            url + "/feed", HttpLimits(read_timeout=5, deadline=deadline)
+        )
+        assert error.error_class == "timeout"
+        finished[deadline] = time.monotonic() - started
+
+    with raw_server(trickle) as url:
+        threads = [
+            threading.Thread(target=timed, args=(url, deadline))
+            for deadline in (1.2, 0.4)
+        ]
+        for thread in threads:
+            thread.start()
+            time.sleep(0.05)
+        fetch_error(url + "/missing", HttpLimits(read_timeout=5, deadline=0.1))
+        for thread in threads:
+            thread.join(5)
+    # Neither waits for the other's deadline, nor is cut at it.
+    assert 0.35 < finished[0.4] < 1.0 and 1.1 < finished[1.2] < 2.5
+    names = [t.name for t in threading.enumerate()]
+    assert names.count("fetch-deadlines") == 1
+
+
 # --- size and compression -----------------------------------------------------------
 
 
