@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import heapq
 import itertools
+import logging
 import os
 import socket
 import threading
@@ -26,6 +27,8 @@ from urllib3.connection import HTTPConnection
 from urllib3.connection import HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool
 from urllib3.connectionpool import HTTPSConnectionPool
+
+log = logging.getLogger(__name__)
 
 
 class Watchdog:
@@ -119,8 +122,12 @@ class _Deadlines:
                     self._ready.wait(wait)
                 entry = heapq.heappop(self._heap)
                 fire, entry.fire = entry.fire, None
-            if fire is not None:  # outside the lock: it takes the watchdog's
+            if fire is None:
+                continue
+            try:  # outside the lock: it takes the watchdog's
                 fire()
+            except Exception:  # the thread must go on: it holds every deadline
+                log.exception("a fetch's watchdog failed at its deadline")
 
     def _after_fork(self) -> None:
         # A forked child has no deadline thread: it starts its own if it fetches.
