@@ -319,11 +319,10 @@ class Harvester:
         return outcome
 
     def _write_closing(self, db: Session, outcome: Outcome) -> RunSummary:
-        with logs.context(**outcome.job.log_fields):
-            try:
-                return self._write(db, outcome)
-            finally:
-                outcome.close()
+        try:
+            return self._write(db, outcome)
+        finally:
+            outcome.close()
 
     def _write_together(self, db: Session, outcomes: list[Outcome]) -> list[RunSummary]:
         """Record outcomes with no offers to write (a 304, the same bytes, an
@@ -331,8 +330,7 @@ class Harvester:
         for each (an unchanged harvest is mostly this). Should that fail, each is
         written on its own, with ``_write``'s handling of errors."""
         if len(outcomes) == 1:
-            with logs.context(**outcomes[0].job.log_fields):
-                return [self._write(db, outcomes[0])]
+            return [self._write(db, outcomes[0])]
         sources = {
             source.id: source
             for source in db.scalars(
@@ -367,11 +365,7 @@ class Harvester:
         except Exception:
             log.exception("writing %d harvests together failed", len(outcomes))
             db.rollback()
-            summaries = []
-            for outcome in outcomes:
-                with logs.context(**outcome.job.log_fields):
-                    summaries.append(self._write(db, outcome))
-            return summaries
+            return [self._write(db, outcome) for outcome in outcomes]
         for outcome, summary in applied:
             with logs.context(**outcome.job.log_fields):
                 _log_written(summary)
@@ -386,7 +380,12 @@ class Harvester:
         return False
 
     def _write(self, db: Session, outcome: Outcome) -> RunSummary:
-        """Record one outcome in the index, if this worker still holds the lease."""
+        """Record one outcome in the index, if this worker still holds the lease;
+        what is logged meanwhile names its source."""
+        with logs.context(**outcome.job.log_fields):
+            return self._record(db, outcome)
+
+    def _record(self, db: Session, outcome: Outcome) -> RunSummary:
         job = outcome.job
         source = db.get(Source, job.source_id, populate_existing=True)
         run = db.get(HarvestRun, job.run_id)

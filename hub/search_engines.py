@@ -131,13 +131,10 @@ class Postgres:
                 return [_matches(parsed)]
             words = search_query.to_tsquery_words_of(parsed.include)
             full = _tsquery("ts_full_query", _full_tsquery(parsed))
-            return [
-                _VECTOR.op("@@")(_tsquery("ts_query", words)),
-                sa.func.ts_match_vq(_VECTOR, full),
-            ]
+            return [_matching("ts_query", words), sa.func.ts_match_vq(_VECTOR, full)]
         if parsed.exclude:
             excluded = search_query.to_tsquery_any(parsed.exclude)
-            return [sa.not_(_VECTOR.op("@@")(_tsquery("ts_exclude", excluded)))]
+            return [sa.not_(_matching("ts_exclude", excluded))]
         return []
 
     def plan(self, db: Session, parsed: ParsedQuery) -> None:
@@ -158,7 +155,8 @@ class Postgres:
         right for a word in many offers, several times too slow for one in few."""
         if not parsed.include:
             return Window(Offer.id.desc())
-        est = search_plan.estimate(db, parsed, filters, _matches(parsed), _VECTOR)
+        match = _matches(parsed)
+        est = search_plan.estimate(db, parsed, filters, match, _matching)
         return search_plan.window(db, est, Offer.id.desc(), (Offer.id + 0).desc())
 
     @contextlib.contextmanager
@@ -204,7 +202,13 @@ class Postgres:
 
 def _matches(parsed: ParsedQuery) -> sa.ColumnElement[bool]:
     """``parsed``'s whole text match as one indexed condition."""
-    return _VECTOR.op("@@")(_tsquery("ts_query", _full_tsquery(parsed)))
+    return _matching("ts_query", _full_tsquery(parsed))
+
+
+def _matching(name: str, text: str) -> sa.ColumnElement[bool]:
+    """The vector @@ the tsquery ``text`` (bound as ``name``): what the GIN index
+    answers."""
+    return _VECTOR.op("@@")(_tsquery(name, text))
 
 
 def _full_tsquery(parsed: ParsedQuery) -> str:

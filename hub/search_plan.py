@@ -20,6 +20,7 @@ WINDOW + 1 matches above it is read again from lower down (``Window.wider``).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -166,11 +167,11 @@ def estimate(
     parsed: ParsedQuery,
     filters: list[sa.ColumnElement[bool]],
     match: sa.ColumnElement[bool],
-    vector: sa.ColumnElement[Any],
+    matching: Callable[[str, str], sa.ColumnElement[bool]],
 ) -> Estimates:
     """The planner's estimates for ``match`` (``parsed``'s text) under ``filters``,
-    and for each of its words (``vector`` @@ the word): one EXPLAIN of a UNION ALL
-    with a branch for each."""
+    and for each of its words (``matching(name, tsquery text)``: the engine's
+    condition): one EXPLAIN of a UNION ALL with a branch for each."""
     clauses = [
         [to_tsquery_words(term) for term in clause.terms] for clause in parsed.include
     ]
@@ -181,11 +182,7 @@ def estimate(
 
     branches = [offers(), offers(*filters, match)]
     for index, word in enumerate(words):
-        query = sa.func.to_tsquery(
-            sa.literal_column("'simple'::regconfig"),
-            sa.bindparam(f"word_{index}", word, sa.Text),
-        )
-        branches.append(offers(vector.op("@@")(query)))
+        branches.append(offers(matching(f"word_{index}", word)))
     total, low, *rows = _planned_rows(db, sa.union_all(*branches))
     found = dict(zip(words, rows, strict=True))
     most = min(

@@ -361,11 +361,13 @@ def test_postgresql_estimates_bound_the_matches(
         engine = search_engines.Postgres()
         vector = sa.literal_column("offers.search_vector")
         match = sa.and_(*engine.match(parsed))
-        est = search_plan.estimate(db, parsed, [], match, vector)
+        est = search_plan.estimate(db, parsed, [], match, search_engines._matching)
         # Filters of every form a search makes (a list, JSON, a subquery) pass.
         query = OfferQuery(kinds=("business-offer",), sector="25", cluster="metal")
         filters = search.offer_filters(query, engine, NOW)
-        filtered = search_plan.estimate(db, parsed, filters, match, vector)
+        filtered = search_plan.estimate(
+            db, parsed, filters, match, search_engines._matching
+        )
         total = db.scalar(sa.select(sa.func.count()).select_from(Offer))
         holding = [
             db.scalar(
