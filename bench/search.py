@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from bench.generate import NOW
 from bench.generate import generate
 from hub import db as hub_db
+from hub import search_segments
 from hub.models import Offer
 from hub.search import OfferQuery
 from hub.search import search_offers
@@ -107,14 +108,18 @@ def index_size(url: str) -> dict[str, int]:
         else:
             row = connection.exec_driver_sql(
                 "SELECT pg_relation_size('ix_offers_search_vector'), "
+                "(SELECT sum(pg_relation_size(indexrelid)) FROM pg_index "
+                "WHERE indrelid = 'offers'::regclass "
+                "AND indexrelid::regclass::text LIKE 'ix_offers_search_seg_%'), "
                 "sum(pg_column_size(search_vector)), "
                 "pg_relation_size('ix_offers_search_facets'), "
                 "pg_total_relation_size('offers') FROM offers"
             ).one()
-            gin, column, facets, table = (int(v or 0) for v in row)
+            gin, segments, column, facets, table = (int(v or 0) for v in row)
             result = {
-                "search index": gin + column + facets,
+                "search index": gin + segments + column + facets,
                 "GIN index": gin,
+                "GIN indexes of the segments": segments,
                 "tsvector column": column,
                 "covering index": facets,
                 "offers table (total)": table,
@@ -140,10 +145,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--hits", action="store_true", help="print each query's total")
+    parser.add_argument(
+        "--no-segments",
+        action="store_true",
+        help="PostgreSQL: drop the segment indexes (hub.search_segments) first",
+    )
     args = parser.parse_args(argv)
     if count_offers(args.database_url) != args.offers:
         seconds = generate(args.database_url, args.offers)
         print(f"generated {args.offers} offers in {seconds:.1f} s")
+    # As the harvest tick keeps them; segments too large for any table: none.
+    engine = hub_db.make_engine(args.database_url)
+    search_segments.refresh(engine, 2**40 if args.no_segments else None)
+    engine.dispose()
     timings, hits = run(args.database_url, args.repeat)
     engine = sa.make_url(args.database_url).get_backend_name()
     print(f"\n{engine}, {args.offers:,} offers, {args.repeat} runs of each query")

@@ -30,6 +30,7 @@ from hub import listings
 from hub import logs
 from hub import metrics
 from hub import scheduler
+from hub import search_segments
 from hub.cli_output import HarvestProgress
 from hub.cli_output import print_summaries
 from hub.harvest import Harvester
@@ -163,6 +164,7 @@ def db_upgrade() -> None:
     """Apply pending migrations to DATABASE_URL."""
     engine = current_app.extensions["ecoop.engine"]
     hub_db.upgrade(engine)
+    search_segments.refresh(engine)
     click.echo(f"database at revision {hub_db.current_revision(engine)}")
 
 

@@ -62,6 +62,7 @@ from hub import logs
 from hub import metrics
 from hub import recording
 from hub import scheduler
+from hub import search_segments
 from hub.models import HarvestRun
 from hub.models import Source
 from hub.prepared import Spool
@@ -136,7 +137,19 @@ class Harvester:
                         index.sync_registry(db, registry, self.clock())
             index.expire_offers(db, self.clock())
             self._prune(db)
-        return self.run(due_only=True)
+            bind = db.get_bind()
+        summaries = self.run(due_only=True)
+        self._refresh_search(bind)
+        return summaries
+
+    def _refresh_search(self, bind: sa.Engine | sa.Connection) -> None:
+        """Index the segments of ids new offers reached (hub.search_segments,
+        PostgreSQL): a failure is logged, the next tick tries again."""
+        engine = bind.engine if isinstance(bind, sa.Connection) else bind
+        try:
+            search_segments.refresh(engine)
+        except sa.exc.DBAPIError:
+            log.exception("search: the index of the newest offers was not refreshed")
 
     def _prune(self, db: Session) -> None:
         """Delete runs older than ``history`` (their counts kept), once an hour."""

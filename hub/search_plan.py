@@ -15,6 +15,11 @@ different costs at a million offers (bench/README.md, PostgreSQL):
 ``choose`` prices the three from the planner's statistics (``estimate``: one
 EXPLAIN, nothing is read). The floor is a guess: a window that finds fewer than
 WINDOW + 1 matches above it is read again from lower down (``Window.wider``).
+
+Where hub.search_segments has indexed the newest offers in segments of ids, a floor
+lies on a segment boundary and each segment above it is read through its own GIN
+index (a branch of a UNION ALL): the GIN work of a floor then grows with the offers
+above it, not with the table, and no id range is needed.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from hub import search_segments
 from hub.models import Offer
 from hub.search_query import ParsedQuery
 from hub.search_query import to_tsquery_words
@@ -40,6 +46,8 @@ WINDOW = 1_000
 WALK_US, HEAP_US, GIN_US, ID_US = 8.0, 6.5, 0.5, 0.06
 # A first floor is set this many (estimated) windows below the newest offer.
 FLOOR_MARGIN = 2.0
+# What one more branch (a segment) costs a read, µs: planning and starting it.
+BRANCH_US = 150.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,7 +55,7 @@ class Estimates:
     """The planner's estimates for one query, in offers.
 
     The planner takes a query's words and filters as independent (``low``), which
-    is often far too few for words typed together; taking them as always found
+    is often far too few for words typed together; taking the words as always found
     together gives the most there can be (``high``)."""
 
     offers: float
@@ -56,10 +64,22 @@ class Estimates:
     most: float  # offers matching the text at most: as many as its rarest clause
     # a phrase or an exclusion: GIN finds candidates, each row's vector says
     rechecked: bool = False
+    # the spans, in offers, of the reads that end on a segment boundary
+    # (hub.search_segments), shortest first; none: reads need an id range
+    segments: tuple[float, ...] = ()
+    # the share of offers that pass the filters (the planner's estimate)
+    filtered: float = 1.0
 
     @property
     def high(self) -> float:
-        return max(self.low, self.most)
+        """The most offers matching text and filters: the text's most, filtered as
+        the planner expects (a filter is rarely bound to the words typed)."""
+        return max(self.low, self.most * self.filtered)
+
+    def aligned(self, span: float) -> float:
+        """The shortest read ending on a segment boundary that reaches ``span``
+        offers down (``span`` itself without segments, or below them)."""
+        return next((s for s in self.segments if s >= span), span)
 
     def guesses(self, count: int = 5) -> list[float]:
         """``count`` numbers of matches from ``low`` to ``high``, evenly spaced on a
@@ -89,48 +109,96 @@ def choose(est: Estimates) -> Choice:
     # a row read from the heap, and its vector too when GIN only finds candidates
     row_us = HEAP_US + (WALK_US if est.rechecked else 0.0)
 
+    def floor(span: float, found: float) -> float:  # one read above a floor
+        rows = span * row_us * found / est.offers
+        if not est.segments:  # the whole GIN bitmap, ANDed with an id range
+            return est.entries * GIN_US + span * ID_US + rows
+        branches = 1 + sum(s < span for s in est.segments)
+        return est.entries * GIN_US * span / est.offers + rows + branches * BRANCH_US
+
     def price(choice: Choice, matched: float) -> float:
-        found = est.most * matched / est.high  # offers holding the text
+        found = min(est.most, matched / est.filtered)  # offers holding the text
         collect = est.entries * GIN_US + found * row_us
         if not choice.collect:
             return walked(matched) * WALK_US
         cost, span = 0.0, choice.span
         while span is not None and span < est.offers:
-            cost += est.entries * GIN_US + span * (ID_US + row_us * found / est.offers)
+            cost += floor(span, found)
             if span * matched / est.offers > WINDOW:
                 return cost
-            span = lower(span, span * matched / est.offers, WINDOW + 1)
+            span = est.aligned(lower(span, span * matched / est.offers, WINDOW + 1))
         return cost + collect
 
     choices = [Choice(collect=False), Choice(collect=True)]
-    choices += [Choice(True, FLOOR_MARGIN * walked(g)) for g in guesses]
+    if est.segments:
+        choices += [Choice(True, s) for s in est.segments if s < est.offers]
+    else:
+        choices += [Choice(True, FLOOR_MARGIN * walked(g)) for g in guesses]
     return min(choices, key=lambda c: sum(price(c, g) for g in guesses))
 
 
 @dataclasses.dataclass(frozen=True)
 class Window:
-    """How one statement reads a window: its newest-first ``order`` and, with a
-    ``span``, only the offers with ids in (``newest`` - span, ``newest``]."""
+    """How one read takes a window: its newest-first ``order`` and, with a ``span``,
+    only the offers with ids in (``newest`` - span, ``newest``], through the
+    indexes of the ``segments`` there (hub.search_segments: (lo, hi] id ranges)."""
 
     order: sa.ColumnElement[Any]
     span: float = 0.0
     newest: int = 0
     oldest: int = 0
     collects: bool = False  # through the GIN bitmap, never walking an index
+    segments: tuple[tuple[int, int], ...] = ()
 
-    def where(self) -> list[sa.ColumnElement[bool]]:
-        return [Offer.id > self.newest - int(self.span)] if self.span else []
+    def branches(self) -> list[list[sa.ColumnElement[bool]]]:
+        """The id conditions of each branch of the read: one branch per indexed
+        segment above the floor, one for each stretch of ids between or above them;
+        a single branch without a condition when the read has no floor."""
+        if not self.span:
+            return [[]]
+        at = self.newest - int(self.span)
+        ranges: list[tuple[int, int | None]] = []
+        for lo, hi in self.segments:
+            if hi <= at:
+                continue
+            if lo >= self.newest:
+                break
+            if lo > at:  # ids no segment index holds
+                ranges.append((at, lo))
+            ranges.append((max(lo, at), hi))
+            at = hi
+        if at < self.newest or not ranges:
+            ranges.append((at, None))
+        # Integers written out, as in the indexes' predicates: a bound parameter may
+        # be typed smallint, and the planner would not see the same condition.
+        return [
+            [Offer.id > _integer(lo)] + ([Offer.id <= _integer(hi)] if hi else [])
+            for lo, hi in ranges
+        ]
 
     def wider(self, found: int, wanted: int) -> Window | None:
         """The next read when this one found ``found`` matches, fewer than
-        ``wanted``: from lower down (``lower``), with no floor once that reaches the
-        oldest offer; None when this read had no floor (every match was read)."""
+        ``wanted``: from lower down (``lower``), on a segment boundary, with no
+        floor once that reaches the oldest offer; None when this read had no floor
+        (every match was read)."""
         if not self.span:
             return None
-        span = lower(self.span, found, wanted)
+        span = self.aligned(lower(self.span, found, wanted))
         if self.newest - span <= self.oldest:
             return Window(self.order, collects=self.collects)
         return dataclasses.replace(self, span=span)
+
+    def aligned(self, span: float) -> float:
+        """``span`` widened to end on the boundary of the segment it ends in."""
+        floor = self.newest - int(span)
+        for lo, hi in self.segments:
+            if lo <= floor < hi:
+                return float(self.newest - lo)
+        return span
+
+
+def _integer(value: int) -> sa.ColumnElement[int]:
+    return sa.literal_column(str(int(value)), sa.Integer)
 
 
 def lower(span: float, found: float, wanted: int) -> float:
@@ -145,21 +213,33 @@ def window(
 ) -> Window:
     """The Window ``choose`` picks for ``est``: ``order`` walks the id index,
     ``collected`` orders what the GIN bitmap collected."""
+    oldest, newest, segments = search_segments.layout(db)
+    if oldest is None or newest is None:
+        return Window(order)
+    per_offer = (newest - oldest + 1) / max(est.offers, 1.0)  # ids per offer
+    # Reads that end on a segment boundary: from the newest offer's segment down,
+    # to a gap in the indexed segments or to the oldest offer (a whole read).
+    spans: list[float] = []
+    below = newest
+    for lo, hi in reversed(segments):
+        if lo >= newest:
+            continue  # ahead of the newest offer
+        if hi < below or lo <= oldest:
+            break
+        spans.append((newest - lo) / per_offer)
+        below = lo
+    est = dataclasses.replace(est, segments=tuple(spans))
     choice = choose(est)
     if not choice.collect:
         return Window(order)
     whole = Window(collected, collects=True)
     if choice.span is None:
         return whole
-    oldest, newest = db.execute(
-        sa.select(sa.func.min(Offer.id), sa.func.max(Offer.id))
-    ).one()
-    if oldest is None:
+    read = Window(collected, 0.0, newest, oldest, True, segments if spans else ())
+    span = read.aligned(choice.span * per_offer)
+    if newest - span <= oldest:
         return whole
-    ids = choice.span * (newest - oldest + 1) / est.offers
-    if newest - ids <= oldest:
-        return whole
-    return Window(collected, ids, newest, oldest, collects=True)
+    return dataclasses.replace(read, span=span)
 
 
 def estimate(
@@ -180,16 +260,19 @@ def estimate(
     def offers(*where: sa.ColumnElement[bool]) -> sa.Select[Any]:
         return sa.select(sa.literal(1)).select_from(Offer).where(*where)
 
-    branches = [offers(), offers(*filters, match)]
+    branches = [offers(), offers(*filters), offers(*filters, match)]
     for index, word in enumerate(words):
         branches.append(offers(matching(f"word_{index}", word)))
-    total, low, *rows = _planned_rows(db, sa.union_all(*branches))
+    total, passing, low, *rows = _planned_rows(db, sa.union_all(*branches))
     found = dict(zip(words, rows, strict=True))
     most = min(
         min(total, sum(min(found[w] for w in term) for term in clause))
         for clause in clauses
     )
-    return Estimates(total, sum(found.values()), low, most, rechecked(parsed))
+    filtered = min(1.0, passing / total) if total > 0 else 1.0
+    return Estimates(
+        total, sum(found.values()), low, most, rechecked(parsed), filtered=filtered
+    )
 
 
 def rechecked(parsed: ParsedQuery) -> bool:

@@ -27,6 +27,7 @@ from connectors.base import RawItem
 from connectors.http import make_http
 from hub import index
 from hub import scheduler
+from hub import search_segments
 from hub.harvest import Harvester
 from hub.models import HarvestRun
 from hub.models import Offer
@@ -448,3 +449,22 @@ def test_a_shortened_interval_applies_at_the_next_tick(
     write_registry(path, {"feed": httpserver.url_for("/feed")}, interval="15m")
     assert [r.source for r in harvester.tick()] == ["metal/feed"]
     assert source_row(sessions).next_check_at == clock.now + timedelta(minutes=15)
+
+
+def test_a_tick_indexes_the_segments_new_offers_reach(
+    httpserver: HTTPServer,
+    register: Callable[..., None],
+    harvester: Harvester,
+    sessions: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if sessions.kw["bind"].dialect.name != "postgresql":
+        pytest.skip("segments are PostgreSQL's (hub.search_segments)")
+    monkeypatch.setattr(search_segments, "SEGMENT", 2)
+    register({"feed": httpserver.url_for("/feed")})
+    serve(httpserver, rss(*[(f"g{n}", f"Offer {n}") for n in range(12)]))
+    harvester.tick()
+    with sessions() as db:
+        oldest, newest, segments = search_segments.layout(db)
+    assert newest is not None and newest - oldest == 11
+    assert segments[0][0] < oldest and newest < segments[-1][1]
