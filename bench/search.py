@@ -110,7 +110,7 @@ def index_size(url: str) -> dict[str, int]:
                 "SELECT pg_relation_size('ix_offers_search_vector'), "
                 "(SELECT sum(pg_relation_size(indexrelid)) FROM pg_index "
                 "WHERE indrelid = 'offers'::regclass "
-                "AND indexrelid::regclass::text LIKE 'ix_offers_search_seg_%'), "
+                "AND indexrelid::regclass::text ~ '^ix_offers_search_seg_'), "
                 "sum(pg_column_size(search_vector)), "
                 "pg_relation_size('ix_offers_search_facets'), "
                 "pg_total_relation_size('offers') FROM offers"
