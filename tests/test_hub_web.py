@@ -131,6 +131,16 @@ def test_search_finds_nothing_and_offers_a_way_back(
     assert doc.cssselect("p.empty a")[0].get("href") == "/en/offers/"
 
 
+def test_a_page_past_the_last_links_back_to_the_last(
+    harvested_app: Flask, client: FlaskClient
+) -> None:
+    doc = page(client, "/lt/offers/?q=zaliuzes&page=40")
+    last = doc.cssselect("p.empty a")[0].get("href")
+    assert titles(doc) == [] and "No offers match" not in doc.text_content()
+    assert "Rezultatai baigiasi prieš šį puslapį." in doc.text_content()
+    assert titles(page(client, last)) and "page=" in last and "q=zaliuzes" in last
+
+
 def test_cluster_filter_is_shown_and_removable(
     harvested_app: Flask, client: FlaskClient
 ) -> None:
