@@ -339,8 +339,8 @@ class Harvester:
 
     def _write_together(self, db: Session, outcomes: list[Outcome]) -> list[RunSummary]:
         """Record outcomes with no offers to write (a 304, the same bytes, an
-        error) in one transaction: two SELECTs and one commit for all of them, not
-        for each (an unchanged harvest is mostly this). Should that fail, each is
+        error) in one transaction: three SELECTs and one commit for all of them,
+        not for each (an unchanged harvest is mostly this). Should that fail, each is
         written on its own, with ``_write``'s handling of errors."""
         if len(outcomes) == 1:
             return [self._write(db, outcomes[0])]
@@ -360,6 +360,7 @@ class Harvester:
                 )
             )
         }
+        missing = index.sources_with_missing(db, list(sources))
         summaries, applied = [], []
         try:
             for outcome in outcomes:
@@ -371,7 +372,15 @@ class Harvester:
                         continue
                     now, jitter = self.clock(), self.jitter()
                     summaries.append(
-                        recording.apply(db, source, run, outcome, now, jitter)
+                        recording.apply(
+                            db,
+                            source,
+                            run,
+                            outcome,
+                            now,
+                            jitter,
+                            missing=source.id in missing,
+                        )  # fmt: skip
                     )
                     applied.append((outcome, summaries[-1]))
             db.commit()

@@ -95,9 +95,13 @@ def apply(
     outcome: Outcome,
     now: datetime,
     jitter: float,
+    *,
+    missing: bool = True,
 ) -> RunSummary:
     """Record ``outcome`` of ``run``: the offers, withdrawals, the run's counts,
-    the source's health and validators, its next check; release the lease."""
+    the source's health and validators, its next check; release the lease.
+    ``missing=False``: the caller knows the source has no offer missing from its
+    feed already, so an unchanged document has none to count again."""
     result, document = outcome.result, outcome.document
     hint = None
     if outcome.error is not None:
@@ -112,7 +116,8 @@ def apply(
         source.body_hash = outcome.body_hash or source.body_hash
         if document is None:  # a 304, or the same bytes as last time
             run.status = "not_modified" if result.not_modified else "unchanged"
-            run.items_withdrawn = index.mark_missing(db, source, None, now)
+            if missing:
+                run.items_withdrawn = index.mark_missing(db, source, None, now)
         else:
             _record_items(db, source, run, outcome, now)
         source.last_success_at = now

@@ -99,6 +99,38 @@ def test_an_unchanged_harvest_records_its_runs_in_one_transaction(
         assert db.scalar(sa.select(sa.func.count()).select_from(Offer)) == 10
 
 
+def test_offers_missing_already_count_one_more_absence_when_written_together(
+    harvested: sessionmaker[Session],
+    harvester: Harvester,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A 304 of a complete feed counts its missing offers as missing once more;
+    the unchanged sources with none are looked up in one SELECT, not one each."""
+    monkeypatch.setattr(harvest, "LIGHT_WAIT", 60.0)
+    with harvested() as db:
+        b = db.scalar(sa.select(Source).where(Source.key == "metal/b"))
+        assert b is not None
+        lingering, leaving = db.scalars(
+            sa.select(Offer).where(Offer.source_id == b.id).order_by(Offer.id)
+        ).all()[:2]
+        lingering.missing_runs, lingering.missing_since = 1, clock()
+        leaving.missing_runs, leaving.missing_since = 2, clock() - timedelta(days=1)
+        ids = lingering.id, leaving.id
+        db.commit()
+    summaries = {s.source: s for s in harvester.run(due_only=False)}
+    assert {s.status for s in summaries.values()} == {"not_modified"}
+    assert summaries["metal/b"].withdrawn == 1
+    assert {k for k, s in summaries.items() if s.withdrawn} == {"metal/b"}
+    with harvested() as db:
+        lingering, leaving = (db.get(Offer, i) for i in ids)
+        assert lingering is not None and leaving is not None
+        assert (lingering.missing_runs, lingering.status) == (2, "active")
+        assert (leaving.missing_runs, leaving.status) == (3, "withdrawn")
+        others = db.scalars(sa.select(Offer).where(Offer.id.not_in(ids))).all()
+        assert {(o.missing_runs, o.status) for o in others} == {(0, "active")}
+
+
 def test_a_run_that_cannot_be_written_fails_alone(
     harvested: sessionmaker[Session],
     harvester: Harvester,
