@@ -15,12 +15,13 @@ index to prefer: with a narrower id range, PostgreSQL (15) takes the id index
 first and then counts a partial index whose predicate that range implies as
 redundant, falling back to the whole table's GIN index.
 
-New offers get higher ids. ``refresh`` (each harvest tick) builds the index of
-every segment the offers reach and of the next one, while it is still empty,
-CONCURRENTLY (harvests and searches go on), and drops those of segments below the
-oldest offer. A table spanning fewer than MIN_SEGMENTS segments gets none: its
-whole index is as small. The whole-table index stays for every other read. SQLite
-has nothing to do here (FTS5 reads its doclists newest first).
+New offers get higher ids. ``refresh`` (each harvest tick) builds the indexes of
+the NEWEST_SEGMENTS segments the offers reach and of the next one, while it is
+still empty, CONCURRENTLY (harvests and searches go on), and drops older ones. A
+table spanning fewer than MIN_SEGMENTS segments gets none: its whole index is as
+small. The whole-table index stays for every other read, and for a read reaching
+below the segments. SQLite has nothing to do here (FTS5 reads its doclists newest
+first).
 """
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ log = logging.getLogger(__name__)
 
 SEGMENT = 65_536  # ids per segment
 MIN_SEGMENTS = 4  # a table spanning fewer segments is left to its whole index
+# Only the newest segments are indexed apart (about a million ids): a read reaching
+# below them is rare (a word that rare is read whole), and each partial index adds
+# to the planning of every statement on offers: ~20 µs (bench/README.md).
+NEWEST_SEGMENTS = 16
 _NAME = re.compile(r"(?:^|\.)ix_offers_search_seg_(\d+)_(\d+)$")
 _LOCK = 0x0EC0_0B5E  # pg_try_advisory_lock key: one refresh at a time, any worker
 
@@ -75,11 +80,11 @@ def layout(db: Session) -> Layout:
 
 
 def refresh(engine: sa.Engine, size: int | None = None) -> tuple[tuple[int, int], ...]:
-    """Build the index of every segment of ``size`` ids (SEGMENT) that the offers
-    reach, and of the next; drop every other (below the oldest offer, of another
-    size, left invalid). Returns the segments indexed: none on SQLite, or for a
-    table spanning fewer than MIN_SEGMENTS. Another worker refreshing meanwhile is
-    left to it."""
+    """Build the indexes of the NEWEST_SEGMENTS segments of ``size`` ids
+    (SEGMENT) that the offers reach, and of the next; drop every other (older, of
+    another size, left invalid). Returns the segments indexed: none on SQLite, or
+    for a table spanning fewer than MIN_SEGMENTS. Another worker refreshing
+    meanwhile is left to it."""
     if engine.dialect.name != "postgresql":
         return ()
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -97,7 +102,8 @@ def _refresh(conn: sa.Connection, size: int) -> tuple[tuple[int, int], ...]:
     oldest, newest = conn.execute(sa.text("SELECT min(id), max(id) FROM offers")).one()
     wanted: list[tuple[int, int]] = []
     if newest is not None and newest - oldest >= MIN_SEGMENTS * size:
-        first, last = (oldest - 1) // size, (newest - 1) // size + 1
+        last = (newest - 1) // size + 1  # the next segment's, built while empty
+        first = max((oldest - 1) // size, last - NEWEST_SEGMENTS)
         wanted = [(k * size, (k + 1) * size) for k in range(first, last + 1)]
     names = {_name(lo, hi): (lo, hi) for lo, hi in wanted}
     for name, valid in indexes.items():

@@ -83,6 +83,24 @@ def test_every_segment_the_offers_reach_and_the_next_is_indexed(
     assert set(indexes(pg)) == {f"ix_offers_search_seg_{lo}_{hi}" for lo, hi in wider}
 
 
+def test_only_the_newest_segments_are_indexed(
+    pg: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search_segments, "NEWEST_SEGMENTS", 2)
+    oldest, newest = id_range(pg)
+    segments = search_segments.refresh(pg.kw["bind"], SIZE)
+    assert len(segments) == 3 and segments[0][0] > oldest  # two, and the next
+    assert segments[-2][0] < newest <= segments[-2][1]
+    assert len(indexes(pg)) == 3
+    # A search reaching below them reads the rest through the whole index.
+    expected = guids(pg, "a")
+    monkeypatch.setattr(search, "WINDOW", 1)
+    monkeypatch.setattr(
+        search_plan, "choose", lambda est: search_plan.Choice(True, est.segments[0])
+    )
+    assert guids(pg, "a") == expected
+
+
 def test_a_small_table_keeps_to_its_whole_index(pg: sessionmaker[Session]) -> None:
     oldest, newest = id_range(pg)
     size = (newest - oldest) // search_segments.MIN_SEGMENTS + 1
