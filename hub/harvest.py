@@ -149,7 +149,7 @@ class Harvester:
         try:
             search_segments.refresh(engine)
         except sa.exc.DBAPIError:
-            log.exception("search: the index of the newest offers was not refreshed")
+            log.exception("search: the segment indexes were not refreshed")
 
     def _prune(self, db: Session) -> None:
         """Delete runs older than ``history`` (their counts kept), once an hour."""
@@ -380,7 +380,7 @@ class Harvester:
                             now,
                             jitter,
                             missing=source.id in missing,
-                        )  # fmt: skip
+                        )
                     )
                     applied.append((outcome, summaries[-1]))
             db.commit()
