@@ -259,6 +259,7 @@ def _window(
         columns += engine.rank_columns(parsed, now)
     filters = offer_filters(query, engine, now)
     select = engine.join(sa.select(*columns), parsed)
+    match = engine.match(parsed)
     plan = engine.window(db, parsed, filters)
     while True:
         # The floor before the text match: cheaper conditions come first. A read
@@ -267,9 +268,7 @@ def _window(
         # ids at a million offers) costs more than the rows it spares.
         tested = [sa.and_(*filters).is_(sa.true())] if plan.span and filters else []
         where = tested or filters
-        reads = [
-            select.where(*where, *ids, *engine.match(parsed)) for ids in plan.branches()
-        ]
+        reads = [select.where(*where, *ids, *match) for ids in plan.branches()]
         with engine.reading(db, plan):
             found = _read_window(db, engine, parsed, now, facets, rank, reads, plan)
         if found[0] > WINDOW or (wider := plan.wider(found[0], WINDOW + 1)) is None:
