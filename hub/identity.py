@@ -30,7 +30,7 @@ def normalise_url(url: str) -> str:
     host = (parts.hostname or "").lower()
     if parts.port and parts.port != _DEFAULT_PORTS.get(scheme):
         host = f"{host}:{parts.port}"
-    query = urlencode(
+    query = parts.query and urlencode(
         [
             (k, v)
             for k, v in parse_qsl(parts.query, keep_blank_values=True)

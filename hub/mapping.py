@@ -90,6 +90,9 @@ class Rule(_Model):
         return check_kind(value)
 
 
+_KINDS = frozenset(OfferKind)
+
+
 def kind_of(
     options: Mapping[str, Any],
     declared: str | None,
@@ -99,10 +102,11 @@ def kind_of(
 ) -> OfferKind:
     """The kind the document declares, else the first matching rule's, else the
     default (``defaults.kind``, ``kind``, ``business-offer``)."""
-    if declared in set(OfferKind):
+    if declared in _KINDS:
         return OfferKind(declared)
-    folded = {fold(c) for c in categories}
-    for rule in _rules(options):
+    rules = _rules(options)
+    folded = {fold(c) for c in categories} if rules else set()
+    for rule in rules:
         when, kind = rule["when"], rule["kind"]
         if "category" in when:
             if fold(when["category"]) in folded:

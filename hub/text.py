@@ -55,7 +55,6 @@ _EXTRA = (
 _COMBINING = re.compile(
     f"[{char_class(lambda c: unicodedata.combining(c) != 0, 0x10000)}]+"
 )
-_SPACE = re.compile(r"\s+")
 
 ALLOWED_TAGS = {
     "div",
@@ -87,10 +86,14 @@ def fold(text: str) -> str:
 
     ``fold("Łódź Spółka")`` is ``"lodz spolka"``.
     """
-    for letter, plain in _EXTRA:
-        if letter in text:
-            text = text.replace(letter, plain)
-    return _COMBINING.sub("", unicodedata.normalize("NFKD", text)).casefold()
+    if not text.isascii():  # (an ASCII text has nothing to fold but its case)
+        for letter, plain in _EXTRA:
+            if letter in text:
+                text = text.replace(letter, plain)
+        text = unicodedata.normalize("NFKD", text)
+        if not text.isascii():
+            text = _COMBINING.sub("", text)
+    return text.casefold()
 
 
 def sanitize_html(html: str) -> str:
@@ -139,7 +142,10 @@ def is_http_url(url: str | None) -> bool:
 
 
 def squash(text: str) -> str:
-    return _SPACE.sub(" ", text).strip()
+    """Whitespace runs collapsed to one space, none at the ends. ``str.split``
+    splits where ``\\s`` matches (both ask ``str.isspace``), at 4x the speed of a
+    regex substitution on an offer's body."""
+    return " ".join(text.split())
 
 
 def clip(text: str, limit: int) -> str:
