@@ -5,6 +5,7 @@ served the same way in the same run (the ceiling).
 Builds a synthetic index with bench/generate.py unless --database-url already holds
 one. Never run by pytest. Needs `wrk` (Debian package wrk).
 Usage: python -m bench.site --offers 100000 [--database-url ...] [--duration 10]
+       [--no-page-cache]
 """
 
 from __future__ import annotations
@@ -109,6 +110,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url")
     parser.add_argument("--duration", type=int, default=10, help="seconds per URL")
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument(
+        "--no-page-cache",
+        action="store_true",
+        help="render every request (ECOOP_PAGE_CACHE_SECONDS=0), as for queries "
+        "no visitor asked before",
+    )
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
@@ -131,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         "ECOOP_LOG_LEVEL": "warning",
         "SECRET_KEY": "bench",
     }
+    if args.no_page_cache:
+        env["ECOOP_PAGE_CACHE_SECONDS"] = "0"
     pages = [
         ("home", "/en/"),
         ("search: one word", "/en/offers/?q=spawanie"),
@@ -143,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     ]
     print(
         f"{have} offers in {engine.dialect.name}; gunicorn 2 workers; "
-        f"wrk -t2 -c{args.connections} -d{args.duration}s on loopback"
+        f"wrk -t2 -c{args.connections} -d{args.duration}s on loopback; "
+        f"page cache {'off' if args.no_page_cache else 'on'}"
     )
     with gunicorn(MINIMAL_APP, env) as base:
         ceiling, ceiling_p99 = wrk(base + "/", args.duration, args.connections)

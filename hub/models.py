@@ -154,6 +154,9 @@ class Offer(Base):
         sa.Index("ix_offers_status_published", "status", "published_at"),
         sa.Index("ix_offers_source_status", "source_id", "status"),
         sa.Index("ix_offers_source_group", "source_id", "group_key"),
+        # live offers per cluster and kind, one per real offer (hub.listings); also
+        # the index of the foreign key cluster_id
+        sa.Index("ix_offers_counts", "cluster_id", "status", "kind", "shown_in"),
         # mark_missing after a 304: the offers a complete feed left out (few or none)
         sa.Index(
             "ix_offers_missing",
@@ -166,7 +169,7 @@ class Offer(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     source_id: Mapped[int] = mapped_column(sa.ForeignKey("sources.id"))
-    cluster_id: Mapped[int] = mapped_column(sa.ForeignKey("clusters.id"), index=True)
+    cluster_id: Mapped[int] = mapped_column(sa.ForeignKey("clusters.id"))
     guid: Mapped[str] = mapped_column(sa.String(2000))
     kind: Mapped[str] = mapped_column(sa.String(32), index=True)
     title: Mapped[str] = mapped_column(sa.String(1000))
