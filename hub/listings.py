@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -175,10 +176,20 @@ def list_similar_offers(
 ) -> list[Offer]:
     """Live offers like ``offer``: of its kind, weighed by shared sectors,
     occupations and categories, then town and cluster, newest first among equals;
-    one version of each (the one shown in ``language``), none of its own group."""
+    one version of each (the one shown in ``language``), none of its own group.
+
+    The candidates are weighed from the few columns that say what an offer is
+    about; only the chosen ones are loaded whole (200 whole offers were most of an
+    offer page's time)."""
     query = (
-        sa.select(Offer)
-        .options(joinedload(Offer.cluster), joinedload(Offer.organisation))
+        sa.select(
+            Offer.id,
+            Offer.sectors,
+            Offer.occupations,
+            Offer.categories,
+            Offer.town,
+            Offer.cluster_id,
+        )
         .where(
             Offer.kind == offer.kind,
             Offer.status == OfferStatus.ACTIVE,
@@ -196,23 +207,32 @@ def list_similar_offers(
                 Offer.group_key != offer.group_key,
             )
         )
+    sectors, occupations = set(offer.sectors), set(offer.occupations)
+    categories = {c.lower() for c in offer.categories}
+    town = fold(offer.town) if offer.town else None
 
-    def likeness(other: Offer) -> int:
+    def likeness(other: sa.Row[Any]) -> int:
         shared = (
-            len(set(offer.sectors) & set(other.sectors))
-            + len(set(offer.occupations) & set(other.occupations))
-            + len(
-                {c.lower() for c in offer.categories}
-                & {c.lower() for c in other.categories}
-            )
+            len(sectors.intersection(other.sectors))
+            + len(occupations.intersection(other.occupations))
+            + len(categories & {c.lower() for c in other.categories})
         )
-        same_town = bool(offer.town) and fold(offer.town or "") == fold(
-            other.town or ""
-        )
+        same_town = town is not None and town == fold(other.town or "")
         return 4 * shared + 2 * same_town + (other.cluster_id == offer.cluster_id)
 
-    ranked = sorted(db.scalars(query), key=likeness, reverse=True)  # stable: newest
-    return [other for other in ranked if likeness(other) > 0][:limit]
+    weighed = [(likeness(row), row.id) for row in db.execute(query)]
+    chosen = [i for weight, i in sorted(weighed, key=lambda w: -w[0]) if weight][:limit]
+    if not chosen:
+        return []
+    loaded = {
+        o.id: o
+        for o in db.scalars(
+            sa.select(Offer)
+            .options(joinedload(Offer.cluster), joinedload(Offer.organisation))
+            .where(Offer.id.in_(chosen))
+        )
+    }
+    return [loaded[i] for i in chosen if i in loaded]
 
 
 # --- clusters and organisations -----------------------------------------------------
