@@ -12,6 +12,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from hub import listings
 from hub import search
 from hub import search_query
 from hub.kinds import OfferStatus
@@ -63,7 +64,7 @@ def list_offers_after(
             .limit(limit)
         )
     )
-    return search.load_offers(db, ids)
+    return listings.load_offers(db, ids)
 
 
 def count_live_offers(db: Session) -> int:

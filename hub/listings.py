@@ -75,6 +75,19 @@ def list_latest_offers(
     return list(db.scalars(query))
 
 
+def load_offers(db: Session, ids: list[int]) -> list[Offer]:
+    """The offers of ``ids`` in that order, with their cluster and organisation."""
+    rows = {
+        o.id: o
+        for o in db.scalars(
+            sa.select(Offer)
+            .options(joinedload(Offer.cluster), joinedload(Offer.organisation))
+            .where(Offer.id.in_(ids))
+        )
+    }
+    return [rows[i] for i in ids if i in rows]
+
+
 def find_offer(db: Session, offer_id: int) -> Offer | None:
     return db.scalar(
         sa.select(Offer)
@@ -224,15 +237,7 @@ def list_similar_offers(
     chosen = [i for weight, i in sorted(weighed, key=lambda w: -w[0]) if weight][:limit]
     if not chosen:
         return []
-    loaded = {
-        o.id: o
-        for o in db.scalars(
-            sa.select(Offer)
-            .options(joinedload(Offer.cluster), joinedload(Offer.organisation))
-            .where(Offer.id.in_(chosen))
-        )
-    }
-    return [loaded[i] for i in chosen if i in loaded]
+    return load_offers(db, chosen)
 
 
 # --- clusters and organisations -----------------------------------------------------

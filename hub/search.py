@@ -18,12 +18,12 @@ from typing import Literal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
-from sqlalchemy.orm import joinedload
 
 from hub import search_query
 from hub import versions
 from hub.kinds import OfferKind
 from hub.kinds import OfferStatus
+from hub.listings import load_offers
 from hub.models import Cluster
 from hub.models import Offer
 from hub.places import find_place
@@ -162,19 +162,6 @@ def search_offers(
         total_is_lower_bound=(total or 0) > WINDOW,
         facets_are_lower_bounds=sampled,
     )
-
-
-def load_offers(db: Session, ids: list[int]) -> list[Offer]:
-    """The offers of ``ids`` in that order, with their cluster and organisation."""
-    rows = {
-        o.id: o
-        for o in db.scalars(
-            sa.select(Offer)
-            .options(joinedload(Offer.cluster), joinedload(Offer.organisation))
-            .where(Offer.id.in_(ids))
-        )
-    }
-    return [rows[i] for i in ids if i in rows]
 
 
 def facet_counts(
