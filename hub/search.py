@@ -27,6 +27,7 @@ from hub.listings import load_offers
 from hub.models import Cluster
 from hub.models import Offer
 from hub.places import find_place
+from hub.search_engines import Narrowing
 from hub.search_engines import Postgres
 from hub.search_engines import Sqlite
 from hub.search_engines import engine_for
@@ -127,7 +128,9 @@ def search_offers(
     engine.plan(db, parsed)
     per_page = min(max(1, query.per_page), MAX_PER_PAGE)
     page = max(1, query.page)
-    match, filters = engine.match(parsed), offer_filters(query, engine, now)
+    narrowing = index_filters(query)
+    match = engine.match(parsed, narrowing)
+    filters = offer_filters(query, engine, now)
     matched = engine.join(sa.select(Offer.id), parsed).where(*filters, *match)
     offset = (page - 1) * per_page
     facets: dict[str, list[tuple[str, int]]] = {}
@@ -137,7 +140,8 @@ def search_offers(
         page_of = (offset, offset + per_page)
         facets, sampled, ids, total = _windows(db, query, now, engine, page_of)
         if len(ids) < per_page and total > WINDOW:
-            rest = matched.order_by(engine.window(db, parsed, filters).order)
+            order = engine.window(db, parsed, filters, narrowing).order
+            rest = matched.order_by(order)
             rest = rest.offset(max(offset, total)).limit(per_page - len(ids))
             ids += db.scalars(rest)
     else:
@@ -146,7 +150,8 @@ def search_offers(
         )
         if (total or 0) > WINDOW and parsed.include:
             # Many matches: walk the date index and stop early, probing each offer.
-            matched = sa.select(Offer.id).where(*engine.probe(parsed), *filters)
+            probe = engine.probe(parsed, narrowing)
+            matched = sa.select(Offer.id).where(*probe, *filters)
         # Rank ids (SQLite reads them from a covering index, the sorter holds no
         # wide rows), then load one page of offers.
         by_date = matched.order_by(Offer.published_at.desc(), Offer.id.desc())
@@ -244,10 +249,10 @@ def _window(
     columns += [getattr(Offer, c) for c in sorted(names)]
     if rank:
         columns += engine.rank_columns(parsed, now)
-    filters = offer_filters(query, engine, now)
+    filters, narrowing = offer_filters(query, engine, now), index_filters(query)
     select = engine.join(sa.select(*columns), parsed)
-    match = engine.match(parsed)
-    plan = engine.window(db, parsed, filters)
+    match = engine.match(parsed, narrowing)
+    plan = engine.window(db, parsed, filters, narrowing)
     while True:
         # The floor before the text match: cheaper conditions come first. A read
         # above a floor tests the filters on the rows it finds: ANDing an index of
@@ -429,6 +434,19 @@ def offer_filters(
             names |= {place.key, *place.search_names()}
         where.append(Offer.town.in_(sorted(names)))
     return where
+
+
+def index_filters(query: OfferQuery) -> Narrowing:
+    """The filters of ``query`` (each one of offer_filters' conditions too) that a
+    text index may answer with the words (hub.search_engines.Narrowing)."""
+    pairs: list[tuple[str, tuple[str, ...]]] = []
+    if query.kinds:
+        pairs.append(("kind", tuple(_clean(k) for k in query.kinds)))
+    for name in ("kind", "language", "country"):
+        value = getattr(query, name)
+        if value:
+            pairs.append((name, (_clean(value),)))
+    return tuple(pairs)
 
 
 def _clean(value: str) -> str:

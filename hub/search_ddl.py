@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import unicodedata
 from collections.abc import Callable
+from collections.abc import Iterable
 from functools import partial
 
 from sqlalchemy.engine import Connection
@@ -69,9 +70,10 @@ def combining_class() -> str:
 
 # Versions of the text index, each a migration's: 0002 created version 1 (title,
 # categories, body); 0009 added the organisation's name (version 2: ranked between
-# title and categories). A migration names its version, so changing the latest never
-# changes what an older migration does.
-VERSION = 2
+# title and categories); 0014 added the filter lexemes to PostgreSQL's vector (version
+# 3, below; SQLite's index is version 2's). A migration names its version, so changing
+# the latest never changes what an older migration does.
+VERSION = 3
 
 
 def _sqlite_fields(row: str, version: int) -> dict[str, str]:
@@ -200,7 +202,48 @@ _PG_FIELDS = {
         "categories": "json",
         "search_text": "text",
     },
+    3: {
+        "title": "text",
+        "organisation_name": "text",
+        "categories": "json",
+        "search_text": "text",
+        "kind": "text",
+        "language": "text",
+        "country": "text",
+    },
 }
+# Version 3: the vector also holds a lexeme per filter column (its prefix, then the
+# value), so a filtered search asks the GIN index for its filters with its words and
+# reads only the rows that pass them (hub.search_engines; bench/README.md). No folded
+# word holds '~' or ':' (ecoop_words), so no typed word is one of these.
+PG_FILTER_LEXEMES = {"kind": "~k:", "language": "~l:", "country": "~c:"}
+
+
+def pg_filter_tsquery(filters: Iterable[tuple[str, tuple[str, ...]]]) -> str | None:
+    """A tsquery (its text, for a ``::tsquery`` cast) of the filter lexemes of
+    ``filters``, pairs of a column of PG_FILTER_LEXEMES and the values it may hold:
+    any value of each, all pairs. None when there is nothing to ask."""
+    clauses = []
+    for column, options in filters:
+        lexemes = [
+            _tsquery_lexeme(PG_FILTER_LEXEMES[column] + value)
+            for value in options
+            # a longer value is in no row (and no tsquery takes it): the filter's
+            # own condition finds nothing, with no help from the index
+            if value and len(value.encode()) < _MAX_FILTER_VALUE
+        ]
+        if len(lexemes) != len(options):
+            continue
+        clauses.append(lexemes[0] if len(lexemes) == 1 else f"({' | '.join(lexemes)})")
+    return " & ".join(clauses) or None
+
+
+_MAX_FILTER_VALUE = 200  # bytes; the widest filter column (kind) holds 32 characters
+
+
+def _tsquery_lexeme(text: str) -> str:
+    """``text`` as one quoted lexeme of tsquery's input syntax."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def _pg_text_index(version: int) -> list[str]:
@@ -224,6 +267,15 @@ def _pg_text_index(version: int) -> list[str]:
     parts.append(part(categories, "B"))
     body = f"ecoop_words(left(coalesce(search_text, ''), {MAX_INDEXED_CHARS}))"
     parts.append(part(body, "C"))
+    filters = [
+        f"'{PG_FILTER_LEXEMES[c]}' || {c}" for c in PG_FILTER_LEXEMES if c in fields
+    ]
+    if filters:
+        # No positions and no weight: no phrase and no ranking sees them. A NULL
+        # column gives no lexeme (array_to_tsvector refuses NULLs).
+        parts.append(
+            f"array_to_tsvector(array_remove(ARRAY[{', '.join(filters)}], NULL))"
+        )
     arguments = ", ".join(f"{name} {kind}" for name, kind in fields.items())
     vector = (
         f"CREATE FUNCTION ecoop_search_vector({arguments}) RETURNS tsvector "

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Session
 
 from hub import search_ddl
@@ -36,6 +37,12 @@ _VECTOR = sa.literal_column("offers.search_vector")
 _SIMPLE = sa.literal_column("'simple'::regconfig")
 
 
+# Filters the text index may answer with the words: pairs of an offers column and the
+# values it may hold (hub.search.index_filters). PostgreSQL's vector holds them
+# (hub.search_ddl.PG_FILTER_LEXEMES); FTS5 does not.
+Narrowing = tuple[tuple[str, tuple[str, ...]], ...]
+
+
 class Sqlite:
     """FTS5: MATCH on offers_fts, bm25() with column weights."""
 
@@ -44,7 +51,9 @@ class Sqlite:
             return select
         return select.join(_FTS, _FTS.c.rowid == Offer.id)
 
-    def match(self, parsed: ParsedQuery) -> list[sa.ColumnElement[bool]]:
+    def match(
+        self, parsed: ParsedQuery, narrowing: Narrowing = ()
+    ) -> list[sa.ColumnElement[bool]]:
         if parsed.include:
             text = search_query.to_fts5(parsed.include)
             if parsed.exclude:
@@ -69,6 +78,7 @@ class Sqlite:
         db: Session,
         parsed: ParsedQuery,
         filters: list[sa.ColumnElement[bool]],
+        narrowing: Narrowing = (),
     ) -> Window:
         """Newest matches first: FTS5 walks its doclists backwards, no sorting."""
         return Window((_FTS.c.rowid if parsed.include else Offer.id).desc())
@@ -78,7 +88,9 @@ class Sqlite:
     ) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
 
-    def probe(self, parsed: ParsedQuery) -> list[sa.ColumnElement[bool]]:
+    def probe(
+        self, parsed: ParsedQuery, narrowing: Narrowing = ()
+    ) -> list[sa.ColumnElement[bool]]:
         """The text match as a condition on offers alone (no join): an FTS5 lookup by
         rowid for each offer, which costs a doclist seek; a prefix longer than the
         prefix index (search_ddl) would merge its terms' doclists on every lookup, so
@@ -120,18 +132,26 @@ class Postgres:
     def join(self, select: sa.Select[Any], parsed: ParsedQuery) -> sa.Select[Any]:
         return select
 
-    def match(self, parsed: ParsedQuery) -> list[sa.ColumnElement[bool]]:
-        """The text match. With a phrase or an exclusion, GIN only finds candidates
-        and each one's vector must be read: then the index is asked for the words
-        alone and the whole query is tested as a plain function, after cheaper
-        conditions (hub.search puts a window's floor first), not before them as an
-        index recheck would."""
+    def match(
+        self, parsed: ParsedQuery, narrowing: Narrowing = ()
+    ) -> list[sa.ColumnElement[bool]]:
+        """The text match, with the lexemes of ``narrowing``'s filters: the GIN
+        index then reads only the rows that pass them too (the filters' own
+        conditions still hold). With a phrase or an exclusion, GIN only finds
+        candidates and each one's vector must be read: then the index is asked for
+        the words alone and the whole query is tested as a plain function, after
+        cheaper conditions (hub.search puts a window's floor first), not before them
+        as an index recheck would."""
+        lexemes = search_ddl.pg_filter_tsquery(narrowing)
         if parsed.include:
             if not search_plan.rechecked(parsed):
-                return [_matches(parsed)]
+                return [_matching("ts_query", _full_tsquery(parsed), lexemes)]
             words = search_query.to_tsquery_words_of(parsed.include)
             full = _tsquery("ts_full_query", _full_tsquery(parsed))
-            return [_matching("ts_query", words), sa.func.ts_match_vq(_VECTOR, full)]
+            return [
+                _matching("ts_query", words, lexemes),
+                sa.func.ts_match_vq(_VECTOR, full),
+            ]
         if parsed.exclude:
             excluded = search_query.to_tsquery_any(parsed.exclude)
             return [sa.not_(_matching("ts_exclude", excluded))]
@@ -155,6 +175,7 @@ class Postgres:
         db: Session,
         parsed: ParsedQuery,
         filters: list[sa.ColumnElement[bool]],
+        narrowing: Narrowing = (),
     ) -> Window:
         """Walk the id index, collect the GIN bitmap's matches, or collect those
         above a floor: whichever hub.search_plan prices lowest for this query. The
@@ -163,7 +184,8 @@ class Postgres:
         if not parsed.include:
             return Window(Offer.id.desc())
         match = _matches(parsed)
-        est = search_plan.estimate(db, parsed, filters, match, _matching)
+        narrowed = [getattr(Offer, c).in_(values) for c, values in narrowing]
+        est = search_plan.estimate(db, parsed, filters, match, _matching, narrowed)
         return search_plan.window(db, est, Offer.id.desc(), (Offer.id + 0).desc())
 
     @contextlib.contextmanager
@@ -179,8 +201,10 @@ class Postgres:
         yield
         db.execute(sa.text("SET LOCAL enable_indexscan TO DEFAULT"))
 
-    def probe(self, parsed: ParsedQuery) -> list[sa.ColumnElement[bool]]:
-        return self.match(parsed)
+    def probe(
+        self, parsed: ParsedQuery, narrowing: Narrowing = ()
+    ) -> list[sa.ColumnElement[bool]]:
+        return self.match(parsed, narrowing)
 
     def rank_columns(
         self, parsed: ParsedQuery, now: datetime
@@ -212,10 +236,17 @@ def _matches(parsed: ParsedQuery) -> sa.ColumnElement[bool]:
     return _matching("ts_query", _full_tsquery(parsed))
 
 
-def _matching(name: str, text: str) -> sa.ColumnElement[bool]:
-    """The vector @@ the tsquery ``text`` (bound as ``name``): what the GIN index
-    answers."""
-    return _VECTOR.op("@@")(_tsquery(name, text))
+def _matching(
+    name: str, text: str, lexemes: str | None = None
+) -> sa.ColumnElement[bool]:
+    """The vector @@ the tsquery ``text`` (bound as ``name``), and the filter
+    ``lexemes`` (a tsquery's text) when given: what the GIN index answers."""
+    query = _tsquery(name, text)
+    if lexemes:
+        # Cast, not to_tsquery(): the parser would split '~k:job-offer' into words.
+        filters = sa.cast(sa.bindparam(f"{name}_filters", lexemes, sa.Text), TSQUERY)
+        query = query.op("&&")(filters)
+    return _VECTOR.op("@@")(query)
 
 
 def _full_tsquery(parsed: ParsedQuery) -> str:

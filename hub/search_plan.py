@@ -78,6 +78,9 @@ class Estimates:
     segments: tuple[float, ...] = ()
     # the share of offers that pass the filters (the planner's estimate)
     filtered: float = 1.0
+    # the share that pass the filters the GIN index answers with the words
+    # (hub.search_ddl.PG_FILTER_LEXEMES): a read through it fetches only those rows
+    narrowed: float = 1.0
 
     @property
     def high(self) -> float:
@@ -115,8 +118,9 @@ def choose(est: Estimates) -> Choice:
     def walked(matched: float) -> float:  # offers walked to find a window
         return min(est.offers, (WINDOW + 1) * est.offers / matched)
 
-    # a row read from the heap, and its vector too when GIN only finds candidates
-    row_us = HEAP_US + (WALK_US if est.rechecked else 0.0)
+    # a row read from the heap, and its vector too when GIN only finds candidates;
+    # per offer holding the words, only those that pass the filters GIN answers
+    row_us = (HEAP_US + (WALK_US if est.rechecked else 0.0)) * est.narrowed
 
     def floor(span: float, found: float) -> float:  # one read above a floor
         rows = span * row_us * found / est.offers
@@ -259,10 +263,12 @@ def estimate(
     filters: list[sa.ColumnElement[bool]],
     match: sa.ColumnElement[bool],
     matching: Callable[[str, str], sa.ColumnElement[bool]],
+    narrowing: list[sa.ColumnElement[bool]] | None = None,
 ) -> Estimates:
     """The planner's estimates for ``match`` (``parsed``'s text) under ``filters``,
-    and for each of its words (``matching(name, tsquery text)``: the engine's
-    condition): one EXPLAIN of a UNION ALL with a branch for each."""
+    for each of its words (``matching(name, tsquery text)``: the engine's
+    condition) and for the filters the index answers with the words
+    (``narrowing``): one EXPLAIN of a UNION ALL with a branch for each."""
     clauses = [
         [to_tsquery_words(term) for term in clause.terms] for clause in parsed.include
     ]
@@ -272,17 +278,28 @@ def estimate(
         return sa.select(sa.literal(1)).select_from(Offer).where(*where)
 
     branches = [offers(), offers(*filters), offers(*filters, match)]
+    branches += [offers(*narrowing)] if narrowing else []
     for index, word in enumerate(words):
         branches.append(offers(matching(f"word_{index}", word)))
     total, passing, low, *rows = _planned_rows(db, sa.union_all(*branches))
+    narrowed = rows.pop(0) if narrowing else total
     found = dict(zip(words, rows, strict=True))
     most = min(
         min(total, sum(min(found[w] for w in term) for term in clause))
         for clause in clauses
     )
-    filtered = min(1.0, passing / total) if total > 0 else 1.0
+
+    def share(rows: float) -> float:
+        return min(1.0, rows / total) if total > 0 else 1.0
+
     return Estimates(
-        total, sum(found.values()), low, most, rechecked(parsed), filtered=filtered
+        total,
+        sum(found.values()),
+        low,
+        most,
+        rechecked(parsed),
+        filtered=share(passing),
+        narrowed=share(narrowed),
     )
 
 

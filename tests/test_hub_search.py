@@ -7,6 +7,7 @@ so passing on both means both engines return identical lists.
 from __future__ import annotations
 
 import dataclasses
+import json
 import unicodedata
 from datetime import UTC
 from datetime import datetime
@@ -31,6 +32,7 @@ from hub.models import Offer
 from hub.models import Source
 from hub.search import ALL_FACETS
 from hub.search import FACETS
+from hub.search import JOB_KINDS
 from hub.search import OfferQuery
 from hub.search import facet_counts
 from hub.search import search_offers
@@ -526,6 +528,81 @@ def test_filters(corpus: sessionmaker[Session]) -> None:
     assert "archive" not in guids(corpus, "laserowa")
 
 
+def test_filters_with_text_follow_changed_offers(
+    corpus: sessionmaker[Session],
+) -> None:
+    """PostgreSQL's GIN index answers kind, language and country with the words
+    (migration 0014): a changed offer moves between filters at once."""
+    assert sorted(guids(corpus, "obrobka", kind="business-offer", country="PL")) == [
+        "cnc",
+        "sheet",
+    ]
+    with corpus.begin() as db:
+        db.execute(
+            sa.update(Offer)
+            .where(Offer.guid == "sheet")
+            .values(kind="business-request", language="en", country="LT")
+        )
+    assert guids(corpus, "obrobka", kind="business-offer", country="PL") == ["cnc"]
+    assert guids(corpus, "obrobka", kind="business-request", country="LT") == ["sheet"]
+    assert guids(corpus, "obrobka", language="en", kinds=JOB_KINDS) == []
+    assert guids(corpus, "obr", language="en", kinds=("business-request",)) == ["sheet"]
+    assert_index_matches_table(corpus)
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"kind": "job-offer"},
+        {"kinds": JOB_KINDS, "country": "PL"},
+        {"language": "pl", "kind": "business-offer"},
+    ],
+)
+def test_postgresql_asks_the_gin_index_for_the_filters(
+    corpus: sessionmaker[Session], filters: dict[str, Any]
+) -> None:
+    """A filtered search reads from the heap only the rows that pass the filters
+    (bench/README.md): the filters are in the index condition, with the words."""
+    with corpus() as db:
+        if db.get_bind().dialect.name != "postgresql":
+            pytest.skip("PostgreSQL's vector holds the filters")
+        query = OfferQuery(text="obrobka", **filters)
+        engine = search_engines.engine_for(db)
+        match = engine.match(
+            search_query.parse(query.text), search.index_filters(query)
+        )
+        db.execute(sa.text("SET LOCAL enable_seqscan = off"))  # a few rows: use GIN
+        explain = search_plan.Explain(sa.select(Offer.id).where(*match))
+        condition = json.dumps(db.execute(explain).scalar_one())
+    assert search_ddl.PG_INDEX in condition
+    for column, lexeme in search_ddl.PG_FILTER_LEXEMES.items():
+        values = filters.get(column) or ()
+        values = (values,) if isinstance(values, str) else values
+        if column == "kind" and "kinds" in filters:
+            values = (*values, *filters["kinds"])
+        for value in values:
+            assert f"{lexeme}{value}" in condition
+        if not values:
+            assert lexeme not in condition
+
+
+def test_typed_text_never_reaches_the_filter_lexemes(
+    corpus: sessionmaker[Session],
+) -> None:
+    # '~k:job-offer' is folded into the words k, job, offer: no offer holds all three.
+    assert guids(corpus, "~k:job-offer") == []
+    assert guids(corpus, "'~c:PL'") == []
+    assert guids(corpus, "~c:PL spawacz") == []
+
+
+def test_filter_values_that_no_offer_holds_find_nothing(
+    corpus: sessionmaker[Session],
+) -> None:
+    # Quotes, backslashes and lengths no column holds, from a URL: no error.
+    for value in ("x' | '~k:job-offer", "a\\", "k" * 5000, ""):
+        assert guids(corpus, "spawacz", kind=value) == ([] if value else ["welder"])
+
+
 def test_date_sort_is_newest_first(corpus: sessionmaker[Session]) -> None:
     assert guids(corpus, "palet", sort="date") == ["pallets-new", "pallets-old"]
     assert guids(corpus, "", sort="date") == ACTIVE
@@ -681,7 +758,7 @@ def assert_index_matches_table(sessions: sessionmaker[Session]) -> None:
                 sa.text(
                     "SELECT count(*) FROM offers WHERE search_vector IS DISTINCT FROM "
                     "ecoop_search_vector(title, organisation_name, categories, "
-                    "search_text)"
+                    "search_text, kind, language, country)"
                 )
             )
             assert stale == 0
@@ -751,7 +828,10 @@ def test_untouched_offers_are_not_reindexed(corpus: sessionmaker[Session]) -> No
             raw.create_function("ecoop_fold", 1, boom)
         else:
             db.execute(
-                sa.text("DROP FUNCTION ecoop_search_vector(text, text, json, text)")
+                sa.text(
+                    "DROP FUNCTION "
+                    "ecoop_search_vector(text, text, json, text, text, text, text)"
+                )
             )
         try:
             db.execute(sa.update(Offer).values(last_seen_at=NOW, status="withdrawn"))
