@@ -162,11 +162,14 @@ class Postgres:
         ``@@ to_tsquery($1)`` fits no word: each search is planned for its own
         (``force_custom_plan``, for the transaction). Nor does a search start
         parallel workers: a read of a few segments (hub.search_segments) took
-        48 ms with them, 15 ms without, at a million offers on 2 cores."""
+        48 ms with them, 15 ms without, at a million offers on 2 cores. Nor is
+        it compiled to machine code (JIT): the plans ``estimate`` explains cost
+        more than ``jit_above_cost`` at a million offers, and compiling them
+        took ~1 ms per branch, EXPLAIN or not (bench/README.md)."""
         db.execute(
             sa.text(
                 "SET LOCAL plan_cache_mode = force_custom_plan; "
-                "SET LOCAL max_parallel_workers_per_gather = 0"
+                "SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL jit = off"
             )
         )
 

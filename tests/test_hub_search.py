@@ -586,6 +586,24 @@ def test_postgresql_asks_the_gin_index_for_the_filters(
             assert lexeme not in condition
 
 
+def test_postgresql_plans_each_search_for_its_words_without_jit(
+    corpus: sessionmaker[Session],
+) -> None:
+    """A search is planned for its own words, on one core, and not compiled: the
+    settings hold for the search's transaction only (bench/README.md)."""
+    settings = ("plan_cache_mode", "max_parallel_workers_per_gather", "jit")
+    with corpus() as db:
+        if db.get_bind().dialect.name != "postgresql":
+            pytest.skip("PostgreSQL planner settings")
+        before = [db.scalar(sa.text(f"SHOW {name}")) for name in settings]
+        search_offers(db, OfferQuery(text="obrobka", facets=True), NOW)
+        during = [db.scalar(sa.text(f"SHOW {name}")) for name in settings]
+        db.rollback()
+        after = [db.scalar(sa.text(f"SHOW {name}")) for name in settings]
+    assert during == ["force_custom_plan", "0", "off"]
+    assert after == before != during
+
+
 def test_typed_text_never_reaches_the_filter_lexemes(
     corpus: sessionmaker[Session],
 ) -> None:
