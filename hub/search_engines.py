@@ -145,7 +145,7 @@ class Postgres:
         lexemes = search_ddl.pg_filter_tsquery(narrowing)
         if parsed.include:
             if not search_plan.rechecked(parsed):
-                return [_matching("ts_query", _full_tsquery(parsed), lexemes)]
+                return [_matches(parsed, lexemes)]
             words = search_query.to_tsquery_words_of(parsed.include)
             full = _tsquery("ts_full_query", _full_tsquery(parsed))
             return [
@@ -234,9 +234,10 @@ class Postgres:
         return sa.func.json_array_elements_text(array).table_valued("value")
 
 
-def _matches(parsed: ParsedQuery) -> sa.ColumnElement[bool]:
-    """``parsed``'s whole text match as one indexed condition."""
-    return _matching("ts_query", _full_tsquery(parsed))
+def _matches(parsed: ParsedQuery, lexemes: str | None = None) -> sa.ColumnElement[bool]:
+    """``parsed``'s whole text match (and the filter ``lexemes``) as one indexed
+    condition."""
+    return _matching("ts_query", _full_tsquery(parsed), lexemes)
 
 
 def _matching(
