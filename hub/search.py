@@ -253,19 +253,15 @@ def _window(
     select = engine.join(sa.select(*columns), parsed)
     match = engine.match(parsed, narrowing)
     plan = engine.window(db, parsed, filters, narrowing)
-    while True:
-        # The floor before the text match: cheaper conditions come first. A read
-        # above a floor tests the filters on the rows it finds: ANDing an index of
-        # a filter over the whole table (PostgreSQL would, for a kind: 250,000
-        # ids at a million offers) costs more than the rows it spares.
-        tested = [sa.and_(*filters).is_(sa.true())] if plan.span and filters else []
-        where = tested or filters
-        reads = [select.where(*where, *ids, *match) for ids in plan.branches()]
-        with engine.reading(db, plan):
-            found = _read_window(db, engine, parsed, now, facets, rank, reads, plan)
-        if found[0] > WINDOW or (wider := plan.wider(found[0], WINDOW + 1)) is None:
-            return found
-        plan = wider  # fewer than a window above a floor: it reaches below
+    # The floor before the text match: cheaper conditions come first. A read
+    # above a floor tests the filters on the rows it finds: ANDing an index of
+    # a filter over the whole table (PostgreSQL would, for a kind: 250,000
+    # ids at a million offers) costs more than the rows it spares.
+    tested = [sa.and_(*filters).is_(sa.true())] if plan.span and filters else []
+    where = tested or filters
+    reads = [select.where(*where, *ids, *match) for ids in plan.branches()]
+    with engine.reading(db, plan):
+        return _read_window(db, engine, parsed, now, facets, rank, reads, plan)
 
 
 def _read_window(
@@ -280,9 +276,14 @@ def _read_window(
 ) -> tuple[int, dict[str, list[tuple[str, int]]], list[int]]:
     if len(reads) == 1:
         newest = reads[0].order_by(plan.order)
-    else:  # a branch per segment (hub.search_segments)
-        matches = sa.union_all(*reads).subquery("matches")
-        newest = sa.select(matches).order_by(matches.c.id.desc())
+    else:
+        # Branches of disjoint id ranges, newest first, each sorted: in that order
+        # they are the matches newest first. PostgreSQL's Append runs them in turn
+        # (a search starts no parallel workers, Postgres.plan), so the LIMIT stops
+        # it at the branch that fills the window; the lower ones never run.
+        branches = [read.order_by(plan.order).subquery() for read in reads]
+        matches = sa.union_all(*(sa.select(b) for b in branches)).subquery("matches")
+        newest = sa.select(matches)
     window = newest.limit(WINDOW + 1).cte("window").prefix_with("MATERIALIZED")
     parts = [p for f in facets for p in _facet_selects(window, f, engine, now)]
     empty = sa.literal("", sa.String)

@@ -13,13 +13,17 @@ different costs at a million offers (bench/README.md, PostgreSQL):
   few percent of the offers, where both others read tens of thousands of rows.
 
 ``choose`` prices the three from the planner's statistics (``estimate``: one
-EXPLAIN, nothing is read). The floor is a guess: a window that finds fewer than
-WINDOW + 1 matches above it is read again from lower down (``Window.wider``).
+EXPLAIN, nothing is read). The floor is a guess, so a read above a floor is one
+statement of branches newest first: the ids above the floor, then every id below
+it. Each branch is sorted newest first and PostgreSQL's Append runs a branch only
+when the ones before it ran out, so the LIMIT of a window stops the read where the
+window is full: a floor set too high costs the branch below it, never a second
+statement; one set too low costs the planning of branches never run.
 
 Where hub.search_segments has indexed the newest offers in segments of ids, a floor
 lies on a segment boundary and each segment above it is read through its own GIN
-index (a branch of a UNION ALL): the GIN work of a floor then grows with the offers
-above it, not with the table, and no id range is needed.
+index (a branch of its own): the GIN work of a read then grows with the segments it
+runs, not with the table, and no id range is needed.
 """
 
 from __future__ import annotations
@@ -53,10 +57,10 @@ WINDOW = 1_000
 # p50 / p95 45.8 / 89.0 ms against 40.0 / 88.6 with these, filtered 80 / 111 against
 # 77 / 99.)
 WALK_US, HEAP_US, GIN_US, ID_US = 8.0, 6.5, 0.5, 0.06
-# A first floor is set this many (estimated) windows below the newest offer.
+# A floor is set this many (estimated) windows below the newest offer.
 FLOOR_MARGIN = 2.0
 # What one more branch (a segment) costs a read, µs: planning and starting it.
-BRANCH_US = 150.0
+BRANCH_US = 250.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,8 +113,8 @@ class Choice:
 def choose(est: Estimates) -> Choice:
     """The way (module docstring) with the lowest price averaged over
     ``est.guesses()``: walking, collecting every match, or collecting above a
-    floor set for one of the guesses (a floor too high costs more reads, as
-    ``Window.wider`` makes them)."""
+    floor set for one of the guesses (below a floor set too high, a read goes on
+    through every match left, as ``Window.branches`` read it)."""
     if est.offers <= 0 or est.low <= 0:
         return Choice(collect=True)
     guesses = est.guesses()
@@ -121,30 +125,32 @@ def choose(est: Estimates) -> Choice:
     # a row read from the heap, and its vector too when GIN only finds candidates;
     # per offer holding the words, only those that pass the filters GIN answers
     row_us = (HEAP_US + (WALK_US if est.rechecked else 0.0)) * est.narrowed
+    collect = est.entries * GIN_US  # the GIN work of a read without a floor
 
-    def floor(span: float, found: float) -> float:  # one read above a floor
+    def above(span: float, found: float) -> float:  # the newest ``span`` offers
         rows = span * row_us * found / est.offers
         if not est.segments:  # the whole GIN bitmap, ANDed with an id range
-            return est.entries * GIN_US + span * ID_US + rows
-        branches = 1 + sum(s < span for s in est.segments)
-        return est.entries * GIN_US * span / est.offers + rows + branches * BRANCH_US
+            return collect + span * ID_US + rows
+        return collect * span / est.offers + rows
 
     def price(choice: Choice, matched: float) -> float:
         found = min(est.most, matched / est.filtered)  # offers holding the text
-        collect = est.entries * GIN_US + found * row_us
         if not choice.collect:
             return walked(matched) * WALK_US
-        cost, span = 0.0, choice.span
-        while span is not None and span < est.offers:
-            cost += floor(span, found)
-            if span * matched / est.offers > WINDOW:
-                return cost
-            span = est.aligned(lower(span, span * matched / est.offers, WINDOW + 1))
-        return cost + collect
+        if choice.span is None:
+            return collect + found * row_us
+        span = choice.span
+        planned = (2 + sum(s < span for s in est.segments)) * BRANCH_US
+        if walked(matched) <= span:  # the window is full above the floor: the
+            # branches run down to its segment (all of a branch without one)
+            reached = est.aligned(walked(matched)) if est.segments else span
+            return planned + above(reached, found)
+        below = collect + (est.offers - span) * row_us * found / est.offers
+        return planned + above(span, found) + below
 
     choices = [Choice(collect=False), Choice(collect=True)]
     if est.segments:
-        choices += [Choice(True, s) for s in est.segments if s < est.offers]
+        choices += [Choice(True, s) for s in est.segments]
     else:
         choices += [Choice(True, FLOOR_MARGIN * walked(g)) for g in guesses]
     return min(choices, key=lambda c: sum(price(c, g) for g in guesses))
@@ -164,9 +170,11 @@ class Window:
     segments: tuple[tuple[int, int], ...] = ()
 
     def branches(self) -> list[list[sa.ColumnElement[bool]]]:
-        """The id conditions of each branch of the read: one branch per indexed
-        segment above the floor, one for each stretch of ids between or above them;
-        a single branch without a condition when the read has no floor."""
+        """The id conditions of each branch of the read, newest first: one for the
+        ids above the last segment indexed, one per indexed segment above the
+        floor, one for each stretch of ids between them, one for every id below
+        the floor (read only if those above it hold fewer than a window); a single
+        branch without a condition when the read has no floor."""
         if not self.span:
             return [[]]
         at = self.newest - int(self.span)
@@ -182,22 +190,12 @@ class Window:
             at = hi
         if at < self.newest or not ranges:
             ranges.append((at, None))
+        floor = self.newest - int(self.span)
+        below = [[Offer.id <= _integer(floor)]] if floor >= self.oldest else []
         return [
             [Offer.id > _integer(lo)] + ([Offer.id <= _integer(hi)] if hi else [])
-            for lo, hi in ranges
-        ]
-
-    def wider(self, found: int, wanted: int) -> Window | None:
-        """The next read when this one found ``found`` matches, fewer than
-        ``wanted``: from lower down (``lower``), on a segment boundary, with no
-        floor once that reaches the oldest offer; None when this read had no floor
-        (every match was read)."""
-        if not self.span:
-            return None
-        span = self.aligned(lower(self.span, found, wanted))
-        if self.newest - span <= self.oldest:
-            return Window(self.order, collects=self.collects)
-        return dataclasses.replace(self, span=span)
+            for lo, hi in reversed(ranges)
+        ] + below
 
     def aligned(self, span: float) -> float:
         """``span`` widened to end on the boundary of the segment it ends in."""
@@ -216,13 +214,6 @@ def _integer(value: int) -> sa.ColumnElement[int]:
     return sa.cast(sa.bindparam(None, int(value), sa.Integer), sa.Integer)
 
 
-def lower(span: float, found: float, wanted: int) -> float:
-    """The span of the next read after one ``span`` wide found ``found`` matches,
-    fewer than ``wanted``: as wide as their density says ``wanted`` needs, with
-    FLOOR_MARGIN, and at least twice as wide."""
-    return max(2.0, FLOOR_MARGIN * wanted / max(found, 1.0)) * span
-
-
 def window(
     db: Session, est: Estimates, order: sa.ColumnElement[Any], collected: Any
 ) -> Window:
@@ -239,10 +230,12 @@ def window(
     for lo, hi in reversed(segments):
         if lo >= newest:
             continue  # ahead of the newest offer
-        if hi < below or lo <= oldest:
+        if hi < below:
             break
         spans.append((newest - lo) / per_offer)
         below = lo
+        if lo < oldest:  # the segment of the oldest offer: a read of every one
+            break
     est = dataclasses.replace(est, segments=tuple(spans))
     choice = choose(est)
     if not choice.collect:
@@ -252,7 +245,7 @@ def window(
         return whole
     read = Window(collected, 0.0, newest, oldest, True, segments if spans else ())
     span = read.aligned(choice.span * per_offer)
-    if newest - span <= oldest:
+    if newest - span <= oldest and not spans:
         return whole
     return dataclasses.replace(read, span=span)
 

@@ -117,23 +117,24 @@ def test_sqlite_has_no_segments(sessions: sessionmaker[Session]) -> None:
     assert search_segments.refresh(sessions.kw["bind"], SIZE) == ()
 
 
+# Each offer again ``copies`` times (a guid and a word of each copy's own).
+_COPIES = (
+    "INSERT INTO offers (source_id, cluster_id, guid, kind, title, body_html, "
+    "body_text, language, country, categories, published_at, status, content_hash, "
+    "search_text, first_seen_at, last_seen_at, missing_runs) "
+    "SELECT source_id, cluster_id, guid || '-' || n, kind, title, body_html, "
+    "body_text, language, country, categories, published_at, status, content_hash, "
+    "search_text || ' w' || n, first_seen_at, last_seen_at, missing_runs "
+    "FROM offers, generate_series(1, {copies}) n"
+)
+
+
 def test_a_segment_is_read_through_its_own_index(pg: sessionmaker[Session]) -> None:
     """A branch's id range is its index's predicate: the planner takes that index,
     not the whole table's GIN index ANDed with the id index (it would with any
     narrower range, which makes the segment's index look redundant)."""
     with pg() as db:  # enough offers for the planner to weigh its indexes
-        db.execute(
-            sa.text(
-                "INSERT INTO offers (source_id, cluster_id, guid, kind, title, "
-                "body_html, body_text, language, country, categories, published_at, "
-                "status, content_hash, search_text, first_seen_at, last_seen_at, "
-                "missing_runs) "
-                "SELECT source_id, cluster_id, guid || '-' || n, kind, title, "
-                "body_html, body_text, language, country, categories, published_at, "
-                "status, content_hash, search_text || ' w' || n, first_seen_at, "
-                "last_seen_at, missing_runs FROM offers, generate_series(1, 800) n"
-            )
-        )
+        db.execute(sa.text(_COPIES.format(copies=800)))
         db.commit()
     segments = search_segments.refresh(pg.kw["bind"], 1024)
     oldest, newest = id_range(pg)
@@ -141,9 +142,9 @@ def test_a_segment_is_read_through_its_own_index(pg: sessionmaker[Session]) -> N
     read = search_plan.Window(
         Offer.id.desc(), newest - lo, newest, oldest, True, segments
     )
-    first, *_ = read.branches()  # as a search would read (lo, hi]
+    *_, lowest, _below = read.branches()  # newest first, down to (lo, hi]
     match = search_engines.Postgres().match(search_query.parse("obrobka"))
-    statement = sa.select(Offer.id).where(*first, *match)
+    statement = sa.select(Offer.id).where(*lowest, *match)
     with pg() as db:
         db.execute(sa.text("SET LOCAL enable_indexscan = off"))  # as a read does
         compiled = statement.compile(dialect=db.get_bind().dialect)
@@ -166,7 +167,7 @@ def test_searches_find_the_same_segment_by_segment(
     expected_filtered = guids(pg, "a", kind="business-offer")
     search_segments.refresh(pg.kw["bind"], SIZE)
     monkeypatch.setattr(search, "WINDOW", window)
-    # The newest segment first, then lower, down to no floor.
+    # A floor at the newest segment: the same statement reads on below it.
     monkeypatch.setattr(
         search_plan, "choose", lambda est: search_plan.Choice(True, est.segments[0])
     )
@@ -190,6 +191,49 @@ def test_searches_find_the_same_segment_by_segment(
     assert any("UNION ALL" in r and "offers.id <= " in r for r in reads)
 
 
+def test_a_read_stops_at_the_segment_that_fills_the_window(
+    pg: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The branches run newest first, and only until the window is full: a read
+    down to the oldest segment, of a word in most offers, runs the newest ones."""
+    with pg() as db:  # the corpus four times over: obrobka in eight offers
+        db.execute(sa.text(_COPIES.format(copies=3)))
+        db.commit()
+    monkeypatch.setattr(search, "WINDOW", 1)  # a window of two offers
+    assert len(matches := guids(pg, "obrobka")) == 8  # the window ranked, the rest
+    search_segments.refresh(pg.kw["bind"], SIZE)
+    monkeypatch.setattr(
+        search_plan, "choose", lambda est: search_plan.Choice(True, est.segments[-1])
+    )
+    reads: list[tuple[str, Any]] = []
+
+    def record(
+        conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any
+    ) -> None:
+        if statement.startswith("WITH") and "search_vector @@" in statement:
+            reads.append((statement, parameters))
+
+    bind = pg.kw["bind"]
+    sa.event.listen(bind, "before_cursor_execute", record)
+    try:
+        with pg() as db:
+            page = search_offers(db, OfferQuery(text="obrobka"), NOW)
+    finally:
+        sa.event.remove(bind, "before_cursor_execute", record)
+    assert [o.guid for o in page.offers] == matches
+    ((statement, parameters),) = reads
+    with pg() as db:
+        db.execute(sa.text("SET LOCAL enable_indexscan = off"))  # as a read does
+        db.execute(sa.text("SET LOCAL max_parallel_workers_per_gather = 0"))
+        rows = db.connection().exec_driver_sql(
+            "EXPLAIN (ANALYZE, COSTS OFF) " + statement, parameters
+        )
+        plan = "\n".join(row[0] for row in rows)
+    branches = [line for line in plan.splitlines() if "Subquery Scan on" in line]
+    idle = [line for line in branches if "(never executed)" in line]
+    assert len(branches) > 8 and len(idle) > len(branches) // 2, plan
+
+
 def branches(read: search_plan.Window) -> list[str]:
     """Each branch's id conditions, with the ids written out."""
     return [
@@ -202,29 +246,34 @@ def branches(read: search_plan.Window) -> list[str]:
     ]
 
 
-def test_a_read_takes_a_branch_per_segment_and_one_per_stretch_between() -> None:
+def test_a_read_takes_a_branch_per_segment_newest_first_then_all_below() -> None:
     segments = ((10, 20), (20, 30), (40, 50), (50, 60))
     read = search_plan.Window(Offer.id.desc(), 40.0, 55, 1, True, segments)
     assert branches(read) == [
-        "offers.id > 15 AND offers.id <= 20",  # a floor inside a segment: from it
-        "offers.id > 20 AND offers.id <= 30",
-        "offers.id > 30 AND offers.id <= 40",  # no index of its own
-        "offers.id > 40 AND offers.id <= 50",
         "offers.id > 50 AND offers.id <= 60",
+        "offers.id > 40 AND offers.id <= 50",
+        "offers.id > 30 AND offers.id <= 40",  # no index of its own
+        "offers.id > 20 AND offers.id <= 30",
+        "offers.id > 15 AND offers.id <= 20",  # a floor inside a segment: from it
+        "offers.id <= 15",  # the rest, run only if those above hold no window
     ]
     assert read.aligned(40.0) == 45.0  # down to the boundary of the floor's segment
     # Offers above the last segment indexed: a branch of their own.
     above = search_plan.Window(Offer.id.desc(), 10.0, 65, 1, True, segments)
-    assert branches(above) == ["offers.id > 55 AND offers.id <= 60", "offers.id > 60"]
-    # No segments, or no floor: one branch.
+    assert branches(above) == [
+        "offers.id > 60",
+        "offers.id > 55 AND offers.id <= 60",
+        "offers.id <= 55",
+    ]
+    # Down to the oldest offer: nothing below.
+    every = search_plan.Window(Offer.id.desc(), 50.0, 60, 15, True, segments)
+    assert branches(every)[-1] == "offers.id > 10 AND offers.id <= 20"
+    # No segments: the ids above the floor, then the rest; no floor: one branch.
     assert branches(search_plan.Window(Offer.id.desc(), 10.0, 65, 1)) == [
-        "offers.id > 55"
+        "offers.id > 55",
+        "offers.id <= 55",
     ]
     assert search_plan.Window(Offer.id.desc()).branches() == [[]]
-    # Read again lower: on a segment boundary.
-    short = search_plan.Window(Offer.id.desc(), 15.0, 55, 1, True, segments)
-    wider = short.wider(found=15, wanted=20)  # twice as far, to (15, 55]...
-    assert wider is not None and wider.span == 45.0  # ...then to its segment's start
 
 
 def test_with_segments_a_floor_is_a_segment_boundary() -> None:
