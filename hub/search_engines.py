@@ -162,7 +162,9 @@ class Postgres:
         ``@@ to_tsquery($1)`` fits no word: each search is planned for its own
         (``force_custom_plan``, for the transaction). Nor does a search start
         parallel workers: a read of a few segments (hub.search_segments) took
-        48 ms with them, 15 ms without, at a million offers on 2 cores. Nor is
+        48 ms with them, 15 ms without, at a million offers on 2 cores; and a
+        read's branches must run in their order (hub.search_plan), as only a
+        plain Append runs them. Nor is
         it compiled to machine code (JIT): the plans ``estimate`` explains cost
         more than ``jit_above_cost`` at a million offers, and compiling them
         took ~1 ms per branch, EXPLAIN or not (bench/README.md)."""
