@@ -224,7 +224,9 @@ def main() -> None:
     forced_s = time.perf_counter() - started
     assert sum(r.unchanged for r in forced) == total
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    # Documents are parsed in forked children (connectors.bounded): their peak too.
+    # Documents are parsed in forked workers (connectors.bounded): their peak too,
+    # counted once they are reaped.
+    harvester.close()
     child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
     # The floors read the same bytes, after the peaks above were taken.

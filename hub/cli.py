@@ -121,7 +121,8 @@ def clusters_try(file: Path | None, cluster: str | None, source: str | None) -> 
     if not sources:
         raise click.UsageError(f"no source of {path} matches --cluster/--source")
     logging.getLogger("hub").setLevel(logging.WARNING)  # the report says it all
-    trials = try_sources(make_harvester(app), sources)
+    with make_harvester(app) as harvester:
+        trials = try_sources(harvester, sources)
     print_trials(trials)
     sys.exit(0 if all(t.ok for t in trials) else 1)
 
@@ -235,10 +236,13 @@ def harvest(cluster: str | None, source: str | None, force: bool) -> None:
     if not keys:
         raise click.UsageError("no configured source matches --cluster/--source")
     progress = HarvestProgress(len(keys), sys.stderr)
-    with metrics.watch_harvest(
-        app.extensions["ecoop.sessions"], progress.claimed, progress.finished
+    with (
+        metrics.watch_harvest(
+            app.extensions["ecoop.sessions"], progress.claimed, progress.finished
+        ),
+        make_harvester(app) as harvester,
     ):
-        summaries = make_harvester(app).run(due_only=False, keys=keys, force=force)
+        summaries = harvester.run(due_only=False, keys=keys, force=force)
     progress.close()
     print_summaries(summaries)
     skipped = len(keys) - len(summaries)
@@ -295,14 +299,14 @@ def worker() -> None:
         logging.getLogger(__name__).info("stopping: finishing the runs held")
     finally:
         sched.shutdown(wait=True)
+        harvester.close()
 
 
 def _serve(app: Flask, host: str, port: int, *, with_scheduler: bool) -> None:
-    sched = None
+    sched = harvester = None
     if with_scheduler:
-        sched = scheduler.start(
-            make_harvester(app, watch=True).tick, app.config["ECOOP_TICK_SECONDS"]
-        )
+        harvester = make_harvester(app, watch=True)
+        sched = scheduler.start(harvester.tick, app.config["ECOOP_TICK_SECONDS"])
     server = make_server(host, port, app, threaded=True)
     click.echo(
         f"e-cooperation hub: open http://{host}:{server.server_port}/", color=False
@@ -316,6 +320,8 @@ def _serve(app: Flask, host: str, port: int, *, with_scheduler: bool) -> None:
         server.server_close()
         if sched is not None:
             sched.shutdown(wait=False)
+        if harvester is not None:
+            harvester.close()  # a tick still running keeps its workers to its end
 
 
 @main.command()
@@ -383,7 +389,8 @@ def demo(host: str, port: int, sites_port: int, registry: Path) -> None:
         _sync_registry(app)
         with app.extensions["ecoop.sessions"]() as session:
             keys = [source.key for source in index.list_sources(session)]
-        print_summaries(make_harvester(app).run(due_only=False, keys=keys))
+        with make_harvester(app) as harvester:
+            print_summaries(harvester.run(due_only=False, keys=keys))
     try:
         _serve(app, host, port, with_scheduler=True)
     finally:

@@ -2,8 +2,8 @@
 recorded as a HarvestRun.
 
     claim (lease) ─> fetch (conditional GET; a pool, per-host limit) ─> same body? stop
-        ─> connector.parse ─> prepared.prepare: keys, normalise     (a child process,
-                                   its batches spooled by the fetch thread of the pool)
+        ─> connector.parse ─> prepared.prepare: keys, normalise   (a parsing worker, a
+                 process of connectors.bounded; its batches spooled by the fetch thread)
         ─> recording.apply: upsert / withdraw / mark_missing, HarvestRun, next check
                                                                    (the calling thread)
 
@@ -41,7 +41,9 @@ import connectors
 from connectors import bounded
 from connectors import paging
 from connectors.base import MAX_PAGES
+from connectors.base import Connector
 from connectors.base import ConnectorError
+from connectors.base import Crawler
 from connectors.base import FetchError
 from connectors.base import FetchResult
 from connectors.base import GetPage
@@ -122,6 +124,18 @@ class Harvester:
         self._pruned_at: datetime | None = None
         self._hosts: dict[str, threading.Semaphore] = {}
         self._hosts_lock = threading.Lock()
+
+    def close(self) -> None:
+        """Stop the parsing workers (connectors.bounded.WORKERS) once the harvests
+        are over; the next harvest forks new ones. Left alone, they would wait
+        their idle time (connectors.workers.IDLE)."""
+        bounded.WORKERS.close()
+
+    def __enter__(self) -> Harvester:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def tick(self) -> list[RunSummary]:
         """The scheduled job: reload the registry if it changed, expire offers whose
@@ -310,7 +324,7 @@ class Harvester:
             outcome.body_hash = hashlib.sha256(outcome.result.body).hexdigest()
             if outcome.body_hash == job.body_hash:
                 return outcome
-            # Parsed and prepared in a child process (a deadline and a memory cap
+            # Parsed and prepared in a parsing worker (a deadline and a memory cap
             # that hold), which hands its batches to the outcome's spool.
             outcome.spool = Spool()
             run = _Run(job.spec, self.clock(), outcome.spool)
@@ -440,39 +454,36 @@ class Harvester:
     def _crawl(
         self, connector: Any, job: Job, first: FetchResult, run: _Run
     ) -> ParsedDocument:
-        """A crawler's run in a child process (connectors.bounded.crawl): its pages
+        """A crawler's run in a parsing worker (connectors.bounded.crawl): its pages
         are fetched here, through ``GetPage``; its parsing and preparing, all pages
         together, has the parse limits of one document."""
-
-        def work(
-            spec: SourceSpec,
-            first: FetchResult,
-            get: GetPage,
-            state: Mapping[str, Any],
-            emit: bounded.Emit,
-        ) -> tuple[ParsedDocument, dict[str, int]]:
-            return run.prepare(connector.crawl(spec, first, get, state), emit)
-
         document, run.seen = bounded.crawl(
-            work,
+            _crawled,
             job.spec,
             first,
             self._page_getter(job, getattr(connector, "scrapes", False)),
             job.crawl_state,
+            connector,
+            run.now,
+            run.seen,
             limits=self.parse_limits,
             sink=run.spool.add,
         )
         return document
 
     def _parse(self, connector: Any, result: FetchResult, run: _Run) -> ParsedDocument:
-        """One document parsed and prepared in a child process: a deadline and a
+        """One document parsed and prepared in a parsing worker: a deadline and a
         memory cap that hold (connectors.bounded)."""
-
-        def work(emit: bounded.Emit) -> tuple[ParsedDocument, dict[str, int]]:
-            return run.prepare(connector.parse(run.spec, result), emit)
-
         document, run.seen = bounded.call(
-            work, url=result.url, limits=self.parse_limits, sink=run.spool.add
+            _parsed,
+            connector,
+            run.spec,
+            result,
+            run.now,
+            run.seen,
+            url=result.url,
+            limits=self.parse_limits,
+            sink=run.spool.add,
         )
         return document
 
@@ -537,13 +548,48 @@ class _Run:
     spool: Spool
     seen: dict[str, int] = dataclasses.field(default_factory=dict)
 
-    def prepare(
-        self, document: ParsedDocument, emit: bounded.Emit
-    ) -> tuple[ParsedDocument, dict[str, int]]:
-        """In the parsing child: ``document``'s items prepared and emitted to the
-        spool; the document without them, and the keys seen with this page."""
-        prepare(self.spec, document.items, self.now, self.seen, emit)
-        return dataclasses.replace(document, items=[]), self.seen
+
+# --- in the parsing worker: what is sent to it is data (connectors.bounded) ----------
+
+
+def _parsed(
+    connector: Connector,
+    spec: SourceSpec,
+    result: FetchResult,
+    now: datetime,
+    seen: dict[str, int],
+    emit: bounded.Emit,
+) -> tuple[ParsedDocument, dict[str, int]]:
+    """One document parsed and prepared (``_prepared``)."""
+    return _prepared(connector.parse(spec, result), spec, now, seen, emit)
+
+
+def _crawled(
+    spec: SourceSpec,
+    first: FetchResult,
+    get: GetPage,
+    state: Mapping[str, Any],
+    connector: Crawler,
+    now: datetime,
+    seen: dict[str, int],
+    emit: bounded.Emit,
+) -> tuple[ParsedDocument, dict[str, int]]:
+    """A crawler's run, all its pages, prepared (``_prepared``)."""
+    return _prepared(connector.crawl(spec, first, get, state), spec, now, seen, emit)
+
+
+def _prepared(
+    document: ParsedDocument,
+    spec: SourceSpec,
+    now: datetime,
+    seen: dict[str, int],
+    emit: bounded.Emit,
+) -> tuple[ParsedDocument, dict[str, int]]:
+    """``document``'s items prepared and emitted to the run's spool; the document
+    without them, and the keys seen with this page (``seen`` updated: the worker
+    has a copy of the run's, which comes back)."""
+    prepare(spec, document.items, now, seen, emit)
+    return dataclasses.replace(document, items=[]), seen
 
 
 def _lease_lost(job: Job) -> RunSummary:

@@ -1,7 +1,8 @@
 """Items made ready for the index in batches: keyed and normalised where they are
-parsed (the bounded child), spooled by the fetch thread, written batch by batch.
+parsed (a parsing worker, connectors.bounded), spooled by the fetch thread, written
+batch by batch.
 
-    parsing child: prepare() ─ Batch ─ emit ─> fetch thread: Spool.add (bytes)
+    parsing worker: prepare() ─ Batch ─ emit ─> fetch thread: Spool.add (bytes)
         ─> writer: for batch in spool: upsert
 
 So normalising runs beside the writer, on another core, and no process holds all

@@ -23,6 +23,7 @@ from helpers import LOOPBACK  # noqa: E402
 from helpers import Clock  # noqa: E402
 from werkzeug.serving import make_server
 
+from connectors import bounded
 from connectors.http import make_http
 from feeds.samples import SampleSites
 from hub import create_app
@@ -53,6 +54,15 @@ def httpserver_listen_address() -> tuple[str, int]:
 @pytest.fixture
 def data_dir() -> Path:
     return DATA
+
+
+@pytest.fixture(autouse=True)
+def _no_parsing_workers_kept() -> Iterator[None]:
+    """Each test forks its own parsing workers (connectors.bounded) and leaves none:
+    a worker forked before a test would not see its monkeypatches."""
+    bounded.WORKERS.close()
+    yield
+    bounded.WORKERS.close()
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 """Parsing under limits that really stop it (connectors.bounded): a stuck or bloating
-parser is killed, its error recorded, the source's offers and other sources kept."""
+parser is killed, its error recorded, the source's offers and other sources kept; the
+parsing workers (connectors.workers) live across documents, one at a time each."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 import sqlalchemy as sa
@@ -34,10 +36,12 @@ from connectors.base import ParseError
 from connectors.base import RawItem
 from connectors.base import Source
 from connectors.bounded import FORK_GUARD
+from connectors.bounded import WORKERS
 from connectors.bounded import ParseLimits
 from connectors.bounded import call
 from connectors.bounded import crawl
 from connectors.http import make_http
+from connectors.workers import Pool
 from hub import index
 from hub.harvest import Harvester
 from hub.models import Offer
@@ -45,11 +49,83 @@ from hub.registry import load
 
 DAY = timedelta(days=1)
 QUICK = ParseLimits(timeout=1.0, max_memory=64 * 1024 * 1024)
+Emit = Callable[[object], None]
+
+# What the tests send to a worker is data: module-level functions, pickled by name.
+
+
+def echo(obj: object) -> object:
+    return obj
+
+
+def emit_batches(n: int, emit: Emit) -> str:
+    for k in range(n):
+        emit({"batch": k, "pid": os.getpid()})
+    return "done"
+
+
+def emit_then_stall(emit: Emit) -> None:
+    emit("first batch")
+    time.sleep(60)
+
+
+def refuse() -> None:
+    raise ParseError("http://x/", "not a feed (looks like html)", "not_a_feed")
+
+
+def kill_self() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def pid_then_sleep(emit: Emit) -> None:
+    emit(os.getpid())
+    time.sleep(60)
+
+
+def pid_then_bloat(emit: Emit) -> bytearray:
+    emit(os.getpid())
+    return bytearray(512 * 1024 * 1024)
+
+
+def pid_then_exit(emit: Emit) -> NoReturn:
+    emit(os.getpid())
+    os._exit(3)
+
+
+_HOARD: list[bytes] = []  # in a worker: what earlier documents left behind
+
+
+def hoard(size: int) -> int:
+    _HOARD.append(b"x" * size)
+    return os.getpid()
+
+
+def children() -> set[int]:
+    """This process's child processes, zombies included."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            after_name = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # it exited meanwhile
+            continue
+        if int(after_name[1]) == os.getpid():  # state, then the parent's pid
+            found.add(int(stat.parent.name))
+    return found
+
+
+def emitted_pid(document: Callable[[Emit], object], pool: Pool | None = None) -> int:
+    """The pid ``document`` ran in, which must fail; its error must be a
+    ConnectorError (raised again by the caller)."""
+    received: list[bytes] = []
+    with pytest.raises(ConnectorError):
+        call(document, url="http://x/", limits=QUICK, sink=received.append, pool=pool)
+    [pid] = [pickle.loads(r) for r in received]
+    return int(pid)
 
 
 def test_the_result_comes_back_from_the_child() -> None:
     document = ParsedDocument(items=[RawItem(guid="1", link=None, title="Spawanie")])
-    assert call(lambda: document, url="http://x/", limits=QUICK) == document
+    assert call(echo, document, url="http://x/", limits=QUICK) == document
     assert call(os.getpid, url="http://x/", limits=QUICK) != os.getpid()
 
 
@@ -58,15 +134,9 @@ def test_what_the_child_emits_reaches_the_sink_in_order_before_its_result(
     isolate: bool,
 ) -> None:
     received: list[object] = []
-
-    def work(n: int, emit: Callable[[object], None]) -> str:
-        for k in range(n):
-            emit({"batch": k, "pid": os.getpid()})
-        return "done"
-
     limits = dataclasses.replace(QUICK, isolate=isolate)
     sink = lambda payload: received.append(pickle.loads(payload))  # noqa: E731
-    assert call(work, 5, url="http://x/", limits=limits, sink=sink) == "done"
+    assert call(emit_batches, 5, url="http://x/", limits=limits, sink=sink) == "done"
     assert [r["batch"] for r in received] == [0, 1, 2, 3, 4]  # type: ignore[index]
     pids = {r["pid"] for r in received}  # type: ignore[index]
     assert (pids != {os.getpid()}) is isolate
@@ -76,13 +146,8 @@ def test_a_child_stopped_after_emitting_is_still_an_error() -> None:
     """Batches already handed over do not make a stuck parse a success: the
     harvester records the error and writes none of them."""
     received: list[bytes] = []
-
-    def work(emit: Callable[[object], None]) -> None:
-        emit("first batch")
-        time.sleep(60)
-
     with pytest.raises(ConnectorError) as info:
-        call(work, url="http://x/feed", limits=QUICK, sink=received.append)
+        call(emit_then_stall, url="http://x/feed", limits=QUICK, sink=received.append)
     assert info.value.error_class == "parse_timeout"
     assert [pickle.loads(r) for r in received] == ["first batch"]
 
@@ -97,28 +162,125 @@ def test_a_parser_that_never_returns_is_killed_at_the_deadline() -> None:
 
 def test_a_parser_that_bloats_hits_the_memory_cap() -> None:
     with pytest.raises(ConnectorError) as info:
-        call(lambda: bytearray(512 * 1024 * 1024), url="http://x/", limits=QUICK)
+        call(bytearray, 512 * 1024 * 1024, url="http://x/", limits=QUICK)
     assert info.value.error_class == "too_large"
     assert "64 MB" in info.value.message
 
 
 def test_a_connector_error_keeps_its_class_and_message() -> None:
-    def refuse() -> None:
-        raise ParseError("http://x/", "not a feed (looks like html)", "not_a_feed")
-
+    worker = call(os.getpid, url="http://x/", limits=QUICK)
     with pytest.raises(ConnectorError) as info:
         call(refuse, url="http://x/", limits=QUICK)
     assert (info.value.error_class, info.value.message) == (
         "not_a_feed",
         "not a feed (looks like html)",
     )
+    # the document's own error: its worker takes the next one
+    assert call(os.getpid, url="http://x/", limits=QUICK) == worker
 
 
 def test_a_crashing_parser_is_that_documents_error() -> None:
     with pytest.raises(ConnectorError) as info:
-        call(lambda: os.kill(os.getpid(), signal.SIGKILL), url="x", limits=QUICK)
+        call(kill_self, url="x", limits=QUICK)
     assert info.value.error_class == "internal"
-    assert "died" in info.value.message
+    assert "died (signal SIGKILL)" in info.value.message
+
+
+# --- parsing workers live across documents ----------------------------------------
+
+
+def test_consecutive_documents_are_parsed_by_the_same_worker() -> None:
+    pids = [call(os.getpid, url="http://x/", limits=QUICK) for _ in range(3)]
+    assert len(set(pids)) == 1 and pids[0] != os.getpid()
+    assert WORKERS.pids() == pids[:1]
+
+
+def test_a_worker_that_timed_out_is_killed_and_replaced() -> None:
+    worker = call(os.getpid, url="http://x/", limits=QUICK)
+    assert emitted_pid(pid_then_sleep) == worker  # the timeout hit a reused worker
+    assert worker not in children()  # killed and reaped: no zombie
+    replacement = call(os.getpid, url="http://x/", limits=QUICK)
+    assert replacement != worker and WORKERS.pids() == [replacement]
+
+
+def test_the_memory_cap_holds_on_a_reused_worker_and_the_next_document_parses() -> None:
+    worker = call(os.getpid, url="http://x/", limits=QUICK)
+    received: list[bytes] = []
+    with pytest.raises(ConnectorError) as info:
+        call(pid_then_bloat, url="http://x/", limits=QUICK, sink=received.append)
+    assert info.value.error_class == "too_large"
+    assert [pickle.loads(r) for r in received] == [worker]
+    assert worker not in children()  # a worker that ran out of memory is not kept
+    document = ParsedDocument(items=[RawItem(guid="1", link=None, title="Spawanie")])
+    assert call(echo, document, url="http://x/", limits=QUICK) == document
+
+
+def test_a_worker_that_crashed_is_that_documents_error_and_not_reused() -> None:
+    worker = call(os.getpid, url="http://x/", limits=QUICK)
+    assert emitted_pid(pid_then_exit) == worker
+    with pytest.raises(ConnectorError) as info:
+        call(os._exit, 3, url="http://x/", limits=QUICK)
+    assert (info.value.error_class, info.value.message) == (
+        "internal",
+        "the parser process died (exit status 3)",
+    )
+    assert worker not in children()
+    assert call(os.getpid, url="http://x/", limits=QUICK) not in (worker, os.getpid())
+
+
+def test_a_worker_started_under_other_limits_is_not_reused_for_a_call() -> None:
+    small = call(os.getpid, url="http://x/", limits=QUICK)
+    larger = dataclasses.replace(QUICK, max_memory=128 * 1024 * 1024)
+    other = call(os.getpid, url="http://x/", limits=larger)
+    assert other != small
+    assert WORKERS.pids() == [other]  # the idle one made room: one caller, one worker
+
+
+def test_a_worker_is_retired_after_its_documents_or_when_its_memory_grew() -> None:
+    pool = Pool(FORK_GUARD.forking, max_documents=2, max_growth=16 * 1024 * 1024)
+    try:
+        first = [call(os.getpid, url="x", limits=QUICK, pool=pool) for _ in range(3)]
+        assert first[0] == first[1] != first[2]  # two documents each
+        kept = call(hoard, 1024 * 1024, url="x", limits=QUICK, pool=pool)
+        assert kept == first[2]  # a megabyte left behind is not worth a fork
+        pool.close()
+        grown = call(hoard, 32 * 1024 * 1024, url="x", limits=QUICK, pool=pool)
+        assert grown not in first and grown not in children()  # it kept 32 MB
+    finally:
+        pool.close()
+
+
+def test_closing_the_pool_stops_and_reaps_every_worker() -> None:
+    slow = ParseLimits(timeout=10.0, max_memory=QUICK.max_memory)
+    with_two = threading.Barrier(2)
+
+    def two_at_once() -> None:
+        with_two.wait(5)
+        call(time.sleep, 0.5, url="x", limits=slow)
+
+    callers = [threading.Thread(target=two_at_once) for _ in range(2)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join()
+    workers = set(WORKERS.pids())
+    assert len(workers) == 2 and workers <= children()
+    WORKERS.close()
+    assert WORKERS.pids() == [] and not workers & children()  # no zombie either
+
+
+def test_an_idle_worker_exits_after_its_idle_time() -> None:
+    pool = Pool(FORK_GUARD.forking, idle=0.5)
+    try:
+        worker = call(os.getpid, url="x", limits=QUICK, pool=pool)
+        started = time.monotonic()
+        assert worker in children()
+        while worker in children() and time.monotonic() - started < 10:
+            time.sleep(0.05)
+        assert worker not in children()  # exited and reaped
+        assert time.monotonic() - started >= 0.4 and pool.pids() == []
+    finally:
+        pool.close()
 
 
 class _SlowWhenAsked:
@@ -147,32 +309,56 @@ def page(url: str, *, accept: str) -> FetchResult:
     return FetchResult(url=url, status=200, headers={}, body=f"<{url}>".encode())
 
 
+def walk_with_errors(
+    source: Source, first: FetchResult, get: GetPage, state: object
+) -> tuple[int, list[bytes], list[tuple[str, object]]]:
+    bodies = [first.body, get("http://x/2", accept="text/html").body]
+    errors: list[tuple[str, object]] = []
+    for url in ("http://x/gone", "http://x/cap"):
+        try:
+            get(url, accept="text/html")
+        except PageCapReached as e:
+            errors.append(("cap", e.error_class))
+        except FetchError as e:
+            errors.append((e.error_class, e.status))
+    return os.getpid(), bodies, errors
+
+
+def walk_two(source: Source, first: FetchResult, get: GetPage, state: object) -> int:
+    return len([get(f"http://x/{n}", accept="*/*") for n in range(2)])
+
+
+def walk_forever(
+    source: Source, first: FetchResult, get: GetPage, state: object
+) -> None:
+    get("http://x/2", accept="*/*")
+    while True:  # a pathological page
+        pass
+
+
+def walk_and_bloat(
+    source: Source, first: FetchResult, get: GetPage, state: object
+) -> None:
+    pages = [get("http://x/2", accept="*/*")]
+    pages.append(bytearray(512 * 1024 * 1024))  # type: ignore[arg-type]
+
+
 def test_a_crawl_gets_its_pages_from_the_parent_and_their_errors_typed() -> None:
     parent = os.getpid()
     asked: list[tuple[int, str]] = []
 
-    def get(url: str, *, accept: str) -> FetchResult:
+    def get(url: str, *, accept: str) -> FetchResult:  # runs here: a closure is fine
         asked.append((os.getpid(), url))
         return page(url, accept=accept)
 
-    def walk(
-        source: Source, first: FetchResult, get: GetPage, state: object
-    ) -> tuple[int, list[bytes], list[tuple[str, object]]]:
-        bodies = [first.body, get("http://x/2", accept="text/html").body]
-        errors: list[tuple[str, object]] = []
-        for url in ("http://x/gone", "http://x/cap"):
-            try:
-                get(url, accept="text/html")
-            except PageCapReached as e:
-                errors.append(("cap", e.error_class))
-            except FetchError as e:
-                errors.append((e.error_class, e.status))
-        return os.getpid(), bodies, errors
-
-    child, bodies, errors = crawl(walk, SOURCE, FIRST, get, {}, limits=QUICK)
+    child, bodies, errors = crawl(
+        walk_with_errors, SOURCE, FIRST, get, {}, limits=QUICK
+    )
     assert child != parent and {pid for pid, _ in asked} == {parent}
     assert bodies == [b"<html>1</html>", b"<http://x/2>"]
     assert errors == [("http_status", 404), ("cap", "too_large")]
+    # its next crawl goes to the same worker
+    assert crawl(walk_with_errors, SOURCE, FIRST, get, {}, limits=QUICK)[0] == child
 
 
 def test_time_spent_fetching_is_not_the_crawls_parse_time() -> None:
@@ -180,32 +366,20 @@ def test_time_spent_fetching_is_not_the_crawls_parse_time() -> None:
         time.sleep(0.6)  # two pages: longer than the 1 s budget, but fetching
         return page(url, accept=accept)
 
-    def walk(source: Source, first: FetchResult, get: GetPage, state: object) -> int:
-        return len([get(f"http://x/{n}", accept="*/*") for n in range(2)])
-
-    assert crawl(walk, SOURCE, FIRST, slow_get, {}, limits=QUICK) == 2
+    assert crawl(walk_two, SOURCE, FIRST, slow_get, {}, limits=QUICK) == 2
 
 
 def test_a_crawl_whose_parsing_never_ends_is_killed_at_the_deadline() -> None:
-    def walk(source: Source, first: FetchResult, get: GetPage, state: object) -> None:
-        get("http://x/2", accept="*/*")
-        while True:  # a pathological page
-            pass
-
     started = time.monotonic()
     with pytest.raises(ConnectorError) as info:
-        crawl(walk, SOURCE, FIRST, page, {}, limits=QUICK)
+        crawl(walk_forever, SOURCE, FIRST, page, {}, limits=QUICK)
     assert info.value.error_class == "parse_timeout"
     assert time.monotonic() - started < 10
 
 
 def test_a_crawl_that_bloats_hits_the_memory_cap() -> None:
-    def walk(source: Source, first: FetchResult, get: GetPage, state: object) -> None:
-        pages = [get("http://x/2", accept="*/*")]
-        pages.append(bytearray(512 * 1024 * 1024))  # type: ignore[arg-type]
-
     with pytest.raises(ConnectorError) as info:
-        crawl(walk, SOURCE, FIRST, page, {}, limits=QUICK)
+        crawl(walk_and_bloat, SOURCE, FIRST, page, {}, limits=QUICK)
     assert info.value.error_class == "too_large"
 
 
@@ -252,6 +426,69 @@ def test_a_stuck_parse_loses_nothing_and_stops_no_other_source(
     assert offers == {"a ok": "active", "b changed": "active"}
 
 
+class _Rendezvous:
+    """RSS, except that each parse waits until ``parties`` parses are under way at
+    once (each in its own process, named by its pid in ``directory``)."""
+
+    source_type = "test-rendezvous"
+    accept = "application/rss+xml"
+
+    def __init__(self, directory: Path, parties: int) -> None:
+        self.directory, self.parties = directory, parties  # sent with each document
+
+    def parse(self, source: Source, result: FetchResult) -> ParsedDocument:
+        (self.directory / str(os.getpid())).touch()
+        deadline = time.monotonic() + 10
+        while len(list(self.directory.iterdir())) < self.parties:
+            if time.monotonic() > deadline:
+                raise ParseError(source.url, "the other parses never came", "parse")
+            time.sleep(0.01)
+        return connectors.get_connector("rss").parse(source, result)
+
+
+def test_the_fetch_threads_parsing_at_once_each_get_their_own_worker(
+    httpserver: HTTPServer,
+    tmp_path: Path,
+    sessions: sessionmaker[Session],
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    limits = ParseLimits(timeout=20.0, max_memory=256 * 1024 * 1024)
+    earlier = call(os.getpid, url="x", limits=limits)  # forked before the connector
+    seen = tmp_path / "pids"
+    seen.mkdir()
+    monkeypatch.setitem(
+        connectors._REGISTRY, "test-rendezvous", _Rendezvous(seen, parties=4)
+    )
+    feed = (
+        "<rss version='2.0'><channel><title>t</title><link>https://m.example/</link>"
+        "<item><guid>{0}</guid><title>{0}</title></item></channel></rss>"
+    )
+    sources = {}
+    for n in range(4):
+        httpserver.expect_request(f"/{n}").respond_with_data(feed.format(n))
+        sources[f"s{n}"] = httpserver.url_for(f"/{n}")
+    registry = write_registry(
+        tmp_path / "clusters.yaml", sources, type_="test-rendezvous"
+    )
+    with sessions() as db:
+        index.sync_registry(db, load(registry), clock())
+    with Harvester(
+        sessions,
+        make_http(),
+        clock=clock,
+        policy=LOOPBACK,
+        parse_limits=limits,
+        pool_size=4,
+    ) as harvester:
+        runs = harvester.run(due_only=False)
+        assert [(r.status, r.new) for r in runs] == [("ok", 1)] * 4
+        pids = {int(path.name) for path in seen.iterdir()}
+        assert len(pids) == 4 and earlier in pids and os.getpid() not in pids
+        assert WORKERS.pids() == sorted(pids)  # kept for the next documents
+    assert WORKERS.pids() == [] and not pids & children()  # closed with the harvester
+
+
 def test_no_fork_happens_while_another_thread_is_inside_lxml() -> None:
     inside, forked = threading.Event(), threading.Event()
     leave = threading.Event()
@@ -262,7 +499,7 @@ def test_no_fork_happens_while_another_thread_is_inside_lxml() -> None:
             leave.wait(10)
 
     def forker() -> None:
-        call(os.getpid, url="x", limits=QUICK)
+        call(os.getpid, url="x", limits=QUICK)  # no worker yet: one is forked
         forked.set()
 
     user = threading.Thread(target=lxml_user)
