@@ -281,9 +281,8 @@ def _read_window(
         # they are the matches newest first. PostgreSQL's Append runs them in turn
         # (a search starts no parallel workers, Postgres.plan), so the LIMIT stops
         # it at the branch that fills the window; the lower ones never run.
-        branches = [read.order_by(plan.order).subquery() for read in reads]
-        matches = sa.union_all(*(sa.select(b) for b in branches)).subquery("matches")
-        newest = sa.select(matches)
+        ordered = [read.order_by(plan.order) for read in reads]  # in parentheses
+        newest = sa.select(sa.union_all(*ordered).subquery("matches"))
     window = newest.limit(WINDOW + 1).cte("window").prefix_with("MATERIALIZED")
     parts = [p for f in facets for p in _facet_selects(window, f, engine, now)]
     empty = sa.literal("", sa.String)

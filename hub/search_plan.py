@@ -59,8 +59,10 @@ WINDOW = 1_000
 WALK_US, HEAP_US, GIN_US, ID_US = 8.0, 6.5, 0.5, 0.06
 # A floor is set this many (estimated) windows below the newest offer.
 FLOOR_MARGIN = 2.0
-# What one more branch (a segment) costs a read, µs: planning and starting it.
-BRANCH_US = 250.0
+# What one more branch (a segment) costs a read, µs: building it, planning and
+# starting it, run or not (measured at 1M: 0.7-1 ms each, Python ~0.3 of it; priced
+# lower, as a branch planned but never run spares a read below the floor).
+BRANCH_US = 500.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,7 +127,10 @@ def choose(est: Estimates) -> Choice:
     # a row read from the heap, and its vector too when GIN only finds candidates;
     # per offer holding the words, only those that pass the filters GIN answers
     row_us = (HEAP_US + (WALK_US if est.rechecked else 0.0)) * est.narrowed
-    collect = est.entries * GIN_US  # the GIN work of a read without a floor
+    # The GIN work of a read without a floor: the words' entries, and those of the
+    # filters the index answers with them (taken as many as the offers passing).
+    filtering = est.narrowed * est.offers if est.narrowed < 1.0 else 0.0
+    collect = (est.entries + filtering) * GIN_US
 
     def above(span: float, found: float) -> float:  # the newest ``span`` offers
         rows = span * row_us * found / est.offers
