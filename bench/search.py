@@ -64,16 +64,27 @@ class Timing:
         return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def run(url: str, repeat: int) -> tuple[dict[str, Timing], dict[str, str]]:
+def label(group: str, query: OfferQuery) -> str:
+    """A query as the figures name it: its group, text and filters."""
+    filters = [v for v in (query.kind, query.language, query.country) if v]
+    facets = ["facets"] if query.facets else []
+    return " ".join([f"{group}: {query.text or '-'}", *filters, *facets])
+
+
+def run(
+    url: str, repeat: int
+) -> tuple[dict[str, Timing], dict[str, str], dict[str, Timing]]:
+    """Timings per group (and "all"), each query's total, timings per query."""
     engine = hub_db.make_engine(url)
     sessions = hub_db.make_sessionmaker(engine)
     timings: dict[str, Timing] = {}
     hits: dict[str, str] = {}
+    each: dict[str, Timing] = {}
     with sessions() as db:
         for group, query in QUERIES:  # warm the caches once
             page = search_offers(db, query, NOW)
             more = "+" if page.total_is_lower_bound else ""
-            hits[f"{group}: {query.text or '-'}"] = f"{page.total}{more}"
+            hits[label(group, query)] = f"{page.total}{more}"
         for _ in range(repeat):
             for group, query in QUERIES:
                 started = time.perf_counter()
@@ -81,8 +92,10 @@ def run(url: str, repeat: int) -> tuple[dict[str, Timing], dict[str, str]]:
                 elapsed = (time.perf_counter() - started) * 1000
                 timings.setdefault(group, Timing(group)).samples.append(elapsed)
                 timings.setdefault("all", Timing("all")).samples.append(elapsed)
+                name = label(group, query)
+                each.setdefault(name, Timing(name)).samples.append(elapsed)
     engine.dispose()
-    return timings, hits
+    return timings, hits, each
 
 
 def index_size(url: str) -> dict[str, int]:
@@ -146,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--hits", action="store_true", help="print each query's total")
     parser.add_argument(
+        "--per-query", action="store_true", help="print each query's median"
+    )
+    parser.add_argument(
         "--no-segments",
         action="store_true",
         help="PostgreSQL: drop the segment indexes (hub.search_segments) first",
@@ -158,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     engine = hub_db.make_engine(args.database_url)
     search_segments.refresh(engine, 2**40 if args.no_segments else None)
     engine.dispose()
-    timings, hits = run(args.database_url, args.repeat)
+    timings, hits, each = run(args.database_url, args.repeat)
     engine = sa.make_url(args.database_url).get_backend_name()
     print(f"\n{engine}, {args.offers:,} offers, {args.repeat} runs of each query")
     print(f"{'queries':<12} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
@@ -172,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.hits:
         for name, total in hits.items():
             print(f"  {total:>8}  {name}")
+    if args.per_query:
+        for name, timing in each.items():
+            print(f"  {timing.percentile(50):8.1f} ms  {name}")
     return 0
 
 
