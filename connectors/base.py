@@ -6,6 +6,7 @@ Pure data and the error hierarchy only: no network, no database, no Flask.
 from __future__ import annotations
 
 import dataclasses
+import pickle
 from collections.abc import Mapping
 from datetime import datetime
 from datetime import timedelta
@@ -53,6 +54,16 @@ class FetchResult:
     etag: str | None = None
     last_modified: str | None = None
     not_modified: bool = False
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        # Sent to a parsing worker (pickle protocol 5, connectors.workers), the body
+        # travels out of band: the harvester writes a 100 MB feed to the worker from
+        # where it lies, instead of copying it into a pickle first.
+        if protocol < 5:
+            return super().__reduce_ex__(protocol)
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        fields["body"] = pickle.PickleBuffer(self.body)
+        return FetchResult, tuple(fields.values())
 
 
 @dataclasses.dataclass(frozen=True)

@@ -279,13 +279,15 @@ def _execute(
 
 class _WorkerEmit:
     """The worker's ``emit``: one message to the caller per object, pickled once
-    here (the caller passes the bytes on without reading them)."""
+    here (the caller passes the bytes on without reading them; they travel out of
+    band, connectors.workers)."""
 
     def __init__(self, parent: workers.Parent) -> None:
         self.parent = parent
 
     def __call__(self, obj: Any) -> None:
-        self.parent.send(("emit", pickle.dumps(obj, pickle.HIGHEST_PROTOCOL)))
+        data = pickle.dumps(obj, pickle.HIGHEST_PROTOCOL)
+        self.parent.send(("emit", pickle.PickleBuffer(data)))
 
 
 class _RemotePages:

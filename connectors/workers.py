@@ -20,6 +20,7 @@ a worker started with another ``max_memory`` is not used for a call.
 from __future__ import annotations
 
 import contextlib
+import io
 import math
 import os
 import pickle
@@ -89,12 +90,12 @@ class Worker:
         Raises ``TimedOut`` if it did not come whole before ``deadline``
         (``time.monotonic()``), ``Died`` if the worker ended first.
         """
-        payload = _read(self.answers, deadline)
-        if payload is _TIMED_OUT:
+        message = _read(self.answers, deadline)
+        if message is _TIMED_OUT:
             raise TimedOut
-        if payload is None:
+        if message is None:
             raise Died
-        kind, value = pickle.loads(payload)
+        kind, value = message
         if kind == "done":
             answer, self.keep = value
             return kind, answer
@@ -278,8 +279,9 @@ class Parent:
 
     def receive(self) -> Message | None:
         """The parent's next message; None once it closed its end (it exited)."""
-        payload = _read(self.requests, math.inf)
-        return None if payload is None else pickle.loads(payload)
+        message = _read(self.requests, math.inf)
+        assert message is not _TIMED_OUT  # no deadline
+        return message
 
 
 def _main(
@@ -339,27 +341,54 @@ def _cap_memory(extra: int) -> None:
 
 
 def _write(fd: int, message: Message) -> None:
-    """One message, length-prefixed, whole (a pipe write may be partial)."""
-    payload = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
-    view = memoryview(len(payload).to_bytes(_HEADER, "big") + payload)
-    while view:
-        view = view[os.write(fd, view) :]
+    """One message, whole (a pipe write may be partial): the lengths of its pickle
+    and of each out-of-band buffer, the pickle, the buffers.
+
+    A ``pickle.PickleBuffer`` in the message (a fetched body: FetchResult's pickling;
+    a batch of offers) is written from where it lies, after the pickle: pickled
+    inside it, a 100,000-offer feed was copied twice more in the sender (2 x 110 MB
+    in the harvester). It is read back as ``bytes``."""
+    buffers: list[pickle.PickleBuffer] = []
+    stream = io.BytesIO()
+    pickle.Pickler(stream, 5, buffer_callback=buffers.append).dump(message)
+    views = [stream.getbuffer(), *(buffer.raw() for buffer in buffers)]
+    head = b"".join(len(v).to_bytes(_HEADER, "big") for v in views)
+    for part in (len(views).to_bytes(_HEADER, "big") + head, *views):
+        view = memoryview(part)
+        while view:
+            view = view[os.write(fd, view) :]
 
 
-_TIMED_OUT = b"timed out"  # a sentinel, compared by identity
+class _TimedOut:
+    """``_read``'s answer when the deadline passed first."""
 
 
-def _read(fd: int, deadline: float) -> bytes | None:
+_TIMED_OUT = _TimedOut()
+
+
+def _read(fd: int, deadline: float) -> Message | _TimedOut | None:
     """One whole message; ``_TIMED_OUT`` if it did not come before ``deadline``;
     None if the other end closed without one. Reads no further than the message:
     the pipe may carry the next."""
-    head = _read_exactly(fd, _HEADER, deadline)
-    if head is None or head is _TIMED_OUT:
+    count = _read_exactly(fd, _HEADER, deadline)
+    if not isinstance(count, bytes):
+        return count
+    head = _read_exactly(fd, _HEADER * int.from_bytes(count, "big"), deadline)
+    if not isinstance(head, bytes):
         return head
-    return _read_exactly(fd, int.from_bytes(head, "big"), deadline)
+    parts: list[bytes] = []
+    for at in range(0, len(head), _HEADER):
+        part = _read_exactly(
+            fd, int.from_bytes(head[at : at + _HEADER], "big"), deadline
+        )
+        if not isinstance(part, bytes):
+            return part
+        parts.append(part)
+    payload, *buffers = parts
+    return pickle.loads(payload, buffers=buffers)  # type: ignore[no-any-return]
 
 
-def _read_exactly(fd: int, size: int, deadline: float) -> bytes | None:
+def _read_exactly(fd: int, size: int, deadline: float) -> bytes | _TimedOut | None:
     chunks: list[bytes] = []
     while size:
         remaining = deadline - time.monotonic()
@@ -375,4 +404,4 @@ def _read_exactly(fd: int, size: int, deadline: float) -> bytes | None:
             return None
         chunks.append(chunk)
         size -= len(chunk)
-    return b"".join(chunks)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)

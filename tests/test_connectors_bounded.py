@@ -518,3 +518,19 @@ def test_a_web_request_holds_the_guard_only_while_it_runs(client: FlaskClient) -
     assert client.get("/en/").status_code == 200
     assert client.post("/en/check-feed/", data={}).status_code == 400  # CSRF refusal
     assert FORK_GUARD._users == 0  # every request left, refused ones included
+
+
+def test_a_fetched_body_travels_to_a_worker_out_of_band() -> None:
+    """The harvester writes a body to its parsing worker from where it lies: under
+    pickle protocol 5 it is a buffer beside the pickle, not copied into it."""
+    result = FetchResult("http://x/", 200, {"etag": '"1"'}, b"<rss>" * 50_000, '"1"')
+    buffers: list[pickle.PickleBuffer] = []
+    data = pickle.dumps(result, 5, buffer_callback=buffers.append)
+    assert len(data) < 1_000 and [len(b.raw()) for b in buffers] == [250_000]
+    assert pickle.loads(data, buffers=[bytes(b.raw()) for b in buffers]) == result
+    assert pickle.loads(pickle.dumps(result)) == result  # elsewhere: in the pickle
+    assert call(_body_length, result, url=result.url, limits=QUICK) == 250_000
+
+
+def _body_length(result: FetchResult) -> int:
+    return len(result.body)
