@@ -182,7 +182,7 @@ class Window:
         branch without a condition when the read has no floor."""
         if not self.span:
             return [[]]
-        at = self.newest - int(self.span)
+        floor = at = self.newest - int(self.span)
         ranges: list[tuple[int, int | None]] = []
         for lo, hi in self.segments:
             if hi <= at:
@@ -195,7 +195,6 @@ class Window:
             at = hi
         if at < self.newest or not ranges:
             ranges.append((at, None))
-        floor = self.newest - int(self.span)
         below = [[Offer.id <= _integer(floor)]] if floor >= self.oldest else []
         return [
             [Offer.id > _integer(lo)] + ([Offer.id <= _integer(hi)] if hi else [])
@@ -229,7 +228,8 @@ def window(
         return Window(order)
     per_offer = (newest - oldest + 1) / max(est.offers, 1.0)  # ids per offer
     # Reads that end on a segment boundary: from the newest offer's segment down,
-    # to a gap in the indexed segments or to the oldest offer (a whole read).
+    # to a gap in the indexed segments or to the oldest offer's segment (a read of
+    # every segment and nothing below).
     spans: list[float] = []
     below = newest
     for lo, hi in reversed(segments):
