@@ -91,7 +91,7 @@ class Worker:
         (``time.monotonic()``), ``Died`` if the worker ended first.
         """
         message = _read(self.answers, deadline)
-        if message is _TIMED_OUT:
+        if isinstance(message, _TimedOut):
             raise TimedOut
         if message is None:
             raise Died
@@ -280,7 +280,7 @@ class Parent:
     def receive(self) -> Message | None:
         """The parent's next message; None once it closed its end (it exited)."""
         message = _read(self.requests, math.inf)
-        assert message is not _TIMED_OUT  # no deadline
+        assert not isinstance(message, _TimedOut)  # no deadline
         return message
 
 
@@ -353,8 +353,7 @@ def _write(fd: int, message: Message) -> None:
     pickle.Pickler(stream, 5, buffer_callback=buffers.append).dump(message)
     views = [stream.getbuffer(), *(buffer.raw() for buffer in buffers)]
     head = b"".join(len(v).to_bytes(_HEADER, "big") for v in views)
-    for part in (len(views).to_bytes(_HEADER, "big") + head, *views):
-        view = memoryview(part)
+    for view in (memoryview(len(views).to_bytes(_HEADER, "big") + head), *views):
         while view:
             view = view[os.write(fd, view) :]
 
