@@ -59,7 +59,7 @@ class TimedOut(Exception):
 
 
 class Died(Exception):
-    """The worker exited (or closed its end) before its answer."""
+    """The other end exited (or closed its pipe) before a whole message."""
 
 
 class Worker:
@@ -90,12 +90,7 @@ class Worker:
         Raises ``TimedOut`` if it did not come whole before ``deadline``
         (``time.monotonic()``), ``Died`` if the worker ended first.
         """
-        message = _read(self.answers, deadline)
-        if isinstance(message, _TimedOut):
-            raise TimedOut
-        if message is None:
-            raise Died
-        kind, value = message
+        kind, value = _read(self.answers, deadline)
         if kind == "done":
             answer, self.keep = value
             return kind, answer
@@ -279,9 +274,10 @@ class Parent:
 
     def receive(self) -> Message | None:
         """The parent's next message; None once it closed its end (it exited)."""
-        message = _read(self.requests, math.inf)
-        assert not isinstance(message, _TimedOut)  # no deadline
-        return message
+        try:
+            return _read(self.requests, math.inf)
+        except Died:
+            return None
 
 
 def _main(
@@ -358,49 +354,34 @@ def _write(fd: int, message: Message) -> None:
             view = view[os.write(fd, view) :]
 
 
-class _TimedOut:
-    """``_read``'s answer when the deadline passed first."""
-
-
-_TIMED_OUT = _TimedOut()
-
-
-def _read(fd: int, deadline: float) -> Message | _TimedOut | None:
-    """One whole message; ``_TIMED_OUT`` if it did not come before ``deadline``;
-    None if the other end closed without one. Reads no further than the message:
-    the pipe may carry the next."""
-    count = _read_exactly(fd, _HEADER, deadline)
-    if not isinstance(count, bytes):
-        return count
-    head = _read_exactly(fd, _HEADER * int.from_bytes(count, "big"), deadline)
-    if not isinstance(head, bytes):
-        return head
-    parts: list[bytes] = []
-    for at in range(0, len(head), _HEADER):
-        part = _read_exactly(
-            fd, int.from_bytes(head[at : at + _HEADER], "big"), deadline
-        )
-        if not isinstance(part, bytes):
-            return part
-        parts.append(part)
-    payload, *buffers = parts
+def _read(fd: int, deadline: float) -> Message:
+    """One whole message. Raises ``TimedOut`` if it did not come before
+    ``deadline``, ``Died`` if the other end closed first. Reads no further than the
+    message: the pipe may carry the next."""
+    count = int.from_bytes(_read_exactly(fd, _HEADER, deadline), "big")
+    head = _read_exactly(fd, _HEADER * count, deadline)
+    sizes = (
+        int.from_bytes(head[at : at + _HEADER], "big")
+        for at in range(0, len(head), _HEADER)
+    )
+    payload, *buffers = [_read_exactly(fd, size, deadline) for size in sizes]
     return pickle.loads(payload, buffers=buffers)  # type: ignore[no-any-return]
 
 
-def _read_exactly(fd: int, size: int, deadline: float) -> bytes | _TimedOut | None:
+def _read_exactly(fd: int, size: int, deadline: float) -> bytes:
     chunks: list[bytes] = []
     while size:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            return _TIMED_OUT
+            raise TimedOut
         ready, _, _ = select.select(
             [fd], [], [], None if math.isinf(remaining) else remaining
         )
         if not ready:
-            return _TIMED_OUT
+            raise TimedOut
         chunk = os.read(fd, min(size, 1 << 20))
         if not chunk:  # the other end exited without a complete message
-            return None
+            raise Died
         chunks.append(chunk)
         size -= len(chunk)
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
