@@ -123,6 +123,8 @@ def serve(corpus: Path) -> tuple[multiprocessing.Process, int]:
         cache: dict[str, bytes] = {}
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keeps connections open, as servers do
+
             def do_GET(self) -> None:  # noqa: N802
                 name = self.path.removeprefix("/feed/")
                 path = corpus / f"feed-{name}.xml"

@@ -32,6 +32,7 @@ from connectors.codings import CodingError
 from connectors.codings import Decoder
 from connectors.codings import parse_codings
 from connectors.netguard import NetworkPolicy
+from connectors.transport import Connections
 from connectors.transport import PinnedAdapter
 from connectors.transport import Watchdog
 
@@ -86,13 +87,17 @@ def fetch(
     validators: Validators | None = None,
     limits: HttpLimits | None = None,
     policy: NetworkPolicy | None = None,
+    connections: Connections | None = None,
 ) -> FetchResult:
     """GET ``url``, conditionally when validators from the last fetch are given.
 
     Each hop's scheme and address are checked against ``policy`` (default: public
     addresses only) and the connection goes to the checked address. Redirects are
     followed here, at most MAX_REDIRECTS. Session headers (User-Agent), ``verify``
-    and ``cert`` apply; cookies live for one fetch.
+    and ``cert`` apply; cookies live for one fetch. A connection left open by an
+    earlier fetch through ``connections`` to the same checked address is reused,
+    and this fetch's is left there when its response was read to the end (none is
+    kept without ``connections``).
 
     Raises:
         FetchError: with class ``timeout``, ``too_large``, ``blocked_destination``,
@@ -109,7 +114,8 @@ def fetch(
         headers["If-Modified-Since"] = validators.last_modified
     jar = RequestsCookieJar()
     watchdog = Watchdog(deadline)
-    adapter = PinnedAdapter(watchdog)
+    own = connections is None
+    adapter = PinnedAdapter(watchdog, connections or Connections(hosts=1, per_host=1))
     try:
         with _translated(url, limits, deadline):
             for hop in range(MAX_REDIRECTS + 1):
@@ -130,7 +136,8 @@ def fetch(
                     # CVE-2026-21441); closing drops the connection.
                     url = requote_uri(urljoin(response.url, target))
     finally:
-        adapter.close()
+        if own:
+            adapter.connections.close()
         watchdog.stop()
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -155,11 +162,34 @@ def _open(
     request.headers["Host"] = urlsplit(request.url).netloc.rpartition("@")[2]
     for i, address in enumerate(destination.addresses):
         adapter.address = address
+        try:
+            response = _send(session, adapter, request, url, limits, deadline)
+        except requests.ConnectionError as e:
+            if i + 1 < len(destination.addresses) and _connect_failed(e):
+                continue
+            raise
+        extract_cookies_to_jar(jar, request, response.raw)
+        return response
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _send(
+    session: requests.Session,
+    adapter: PinnedAdapter,
+    request: requests.PreparedRequest,
+    url: str,
+    limits: HttpLimits,
+    deadline: float,
+) -> requests.Response:
+    """Send ``request`` to the adapter's address; again on a new connection when a
+    reused one turns out closed by the server while it was idle (RFC 9112 §9.3.1:
+    a GET may be retried). Each retry spends one pooled connection, so they end."""
+    while True:
         remaining = _remaining(url, limits, deadline)
         connect = min(limits.connect_timeout, remaining)
         read = min(limits.read_timeout, remaining)
         try:
-            response = adapter.send(
+            return adapter.send(
                 request,
                 stream=True,
                 timeout=(connect, read),
@@ -168,12 +198,8 @@ def _open(
                 proxies={},
             )
         except requests.ConnectionError as e:
-            if i + 1 < len(destination.addresses) and _connect_failed(e):
-                continue
-            raise
-        extract_cookies_to_jar(jar, request, response.raw)
-        return response
-    raise AssertionError("unreachable")  # pragma: no cover
+            if not adapter.reused or isinstance(e, requests.Timeout):
+                raise
 
 
 def _result(
@@ -185,6 +211,8 @@ def _result(
 ) -> FetchResult:
     status = response.status_code
     if status == 304:  # validators the answer leaves out stay as they were
+        # Its empty body read: the connection goes back for the next fetch.
+        response.raw.read(decode_content=False)
         last = validators or Validators()
         return FetchResult(
             url=response.url,

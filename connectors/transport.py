@@ -1,9 +1,10 @@
-"""Connections for connectors.http: pinned to the address netguard checked, and
-cut by a watchdog at the fetch's deadline.
+"""Connections for connectors.http: pinned to the address netguard checked, kept
+open for the next fetch to the same address, and cut by a watchdog at the fetch's
+deadline.
 
 Transport only: no policy decisions (connectors.netguard), no HTTP semantics
-(connectors.http). Leans on two stable urllib3 2.x hooks: pool_classes_by_scheme
-and HTTPConnection._new_conn.
+(connectors.http). Leans on three stable urllib3 2.x hooks: pool_classes_by_scheme,
+HTTPConnectionPool._get_conn and HTTPConnection._new_conn.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import os
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from collections.abc import Mapping
 from typing import Any
@@ -27,6 +29,7 @@ from urllib3.connection import HTTPConnection
 from urllib3.connection import HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool
 from urllib3.connectionpool import HTTPSConnectionPool
+from urllib3.poolmanager import PoolManager
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +51,9 @@ class Watchdog:
         self._timer = _DEADLINES.add(deadline, self._fire)
 
     def track(self, sock: socket.socket) -> None:
-        duplicate = sock.dup()
+        # By descriptor: an SSLSocket (a reused TLS connection) refuses dup().
+        descriptor = os.dup(sock.fileno())
+        duplicate = socket.socket(sock.family, sock.type, sock.proto, descriptor)
         with self._lock:
             self._sockets.append(duplicate)
             fired = self._fired
@@ -151,33 +156,94 @@ def _shutdown(sock: socket.socket) -> None:
         sock.shutdown(socket.SHUT_RDWR)
 
 
-class _WatchedHTTPConnection(HTTPConnection):
-    def __init__(self, *args: Any, watchdog: Watchdog, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.watchdog = watchdog
+class Connections:
+    """Keep-alive connections to the addresses netguard checked, for the fetches
+    that share this object (a harvester's run): the next source or page on a member
+    site reuses an open connection instead of a new TCP (and TLS) handshake.
 
+    Pools are keyed by the checked address, port and scheme, and for HTTPS by the
+    name the certificate was verified for: a connection is only ever reused for the
+    address and TLS name it was opened to. At most ``hosts`` pools are kept (the
+    least recently used is closed), each with at most ``per_host`` idle connections.
+    ``close()`` closes them all; the object stays usable.
+    """
+
+    def __init__(self, hosts: int = 16, per_host: int = 4) -> None:
+        self.manager = PoolManager(num_pools=hosts, maxsize=per_host, block=False)
+        self.manager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+        _LIVE.add(self)
+
+    def close(self) -> None:
+        self.manager.clear()
+
+
+# Every Connections alive, for a forked child to drop its copies of their sockets:
+# it never fetches with them, and a copy would hold a connection open after the
+# parent closed it. Forks wait for every fetch to end (connectors.bounded's guard),
+# so no pool's lock is held by another thread when the child takes it.
+_LIVE: weakref.WeakSet[Connections] = weakref.WeakSet()
+
+
+def _close_in_child() -> None:
+    for connections in list(_LIVE):
+        connections.close()
+
+
+os.register_at_fork(after_in_child=_close_in_child)
+
+
+class _Sending(threading.local):
+    """What the fetch sending on this thread has told its connections: the
+    watchdog that must see each socket it uses, and whether the connection it got
+    was an open one reused."""
+
+    watchdog: Watchdog | None = None
+    reused = False
+
+
+_SENDING = _Sending()
+
+
+def _watch(sock: socket.socket) -> None:
+    watchdog = _SENDING.watchdog
+    if watchdog is None:  # every send sets one: no connection goes unwatched
+        sock.close()
+        raise RuntimeError("a connection was opened outside PinnedAdapter.send")
+    watchdog.track(sock)
+
+
+class _WatchedHTTPConnection(HTTPConnection):
     def _new_conn(self) -> socket.socket:
         sock = super()._new_conn()
-        self.watchdog.track(sock)
+        _watch(sock)
         return sock
 
 
 class _WatchedHTTPSConnection(HTTPSConnection):
-    def __init__(self, *args: Any, watchdog: Watchdog, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.watchdog = watchdog
-
     def _new_conn(self) -> socket.socket:
         sock = super()._new_conn()
-        self.watchdog.track(sock)  # before the TLS handshake
+        _watch(sock)  # before the TLS handshake
         return sock
 
 
-class _HTTPPool(HTTPConnectionPool):
+class _WatchedPool:
+    """A reused connection's socket is watched by the fetch that reuses it."""
+
+    def _get_conn(self, timeout: float | None = None) -> HTTPConnection:
+        conn: HTTPConnection = super()._get_conn(timeout)  # type: ignore[misc]
+        # A connection urllib3 found dropped was closed (its sock is None): it
+        # connects again, through _new_conn.
+        _SENDING.reused = conn.sock is not None
+        if conn.sock is not None:
+            _watch(conn.sock)
+        return conn
+
+
+class _HTTPPool(_WatchedPool, HTTPConnectionPool):
     ConnectionCls = _WatchedHTTPConnection
 
 
-class _HTTPSPool(HTTPSConnectionPool):
+class _HTTPSPool(_WatchedPool, HTTPSConnectionPool):
     ConnectionCls = _WatchedHTTPSConnection
 
 
@@ -186,19 +252,33 @@ class PinnedAdapter(HTTPAdapter):
 
     The pool is keyed by that address; the Host header (set by the caller) and TLS
     SNI and certificate verification keep the name (RFC 6066 §3, RFC 9110 §4.3.4).
-    One adapter serves one fetch, so the pin is plain state; its connections are
-    watched by the fetch's watchdog.
+    One adapter serves one fetch, so the pin is plain state; its connections come
+    from ``connections`` (closing the adapter leaves them open) and are watched by
+    the fetch's watchdog while it sends and reads.
     """
 
-    def __init__(self, watchdog: Watchdog) -> None:
+    def __init__(self, watchdog: Watchdog, connections: Connections) -> None:
         self.address = ""
         self.watchdog = watchdog
+        self.connections = connections
+        self.reused = False  # whether the last send went over a reused connection
         super().__init__()
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        pools = {"http": _HTTPPool, "https": _HTTPSPool}
-        self.poolmanager.pool_classes_by_scheme = pools
+        self.poolmanager = self.connections.manager
+
+    def close(self) -> None:
+        pass  # the connections are their owner's to close
+
+    def send(  # type: ignore[override]
+        self, request: requests.PreparedRequest, **kwargs: Any
+    ) -> requests.Response:
+        _SENDING.watchdog, _SENDING.reused = self.watchdog, False
+        try:
+            return super().send(request, **kwargs)
+        finally:
+            self.reused = _SENDING.reused
+            _SENDING.watchdog = None
 
     def get_connection_with_tls_context(
         self,
@@ -220,5 +300,4 @@ class PinnedAdapter(HTTPAdapter):
         pool: HTTPConnectionPool = self.poolmanager.connection_from_host(
             **host_params, pool_kwargs=pool_kwargs
         )
-        pool.conn_kw["watchdog"] = self.watchdog  # not a pool key: set on the pool
         return pool

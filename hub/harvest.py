@@ -58,6 +58,7 @@ from connectors.http import fetch
 from connectors.netguard import NetworkPolicy
 from connectors.robots import MAX_ROBOTS_BYTES
 from connectors.robots import RobotsCache
+from connectors.transport import Connections
 from hub import history
 from hub import index
 from hub import logs
@@ -124,12 +125,21 @@ class Harvester:
         self._pruned_at: datetime | None = None
         self._hosts: dict[str, threading.Semaphore] = {}
         self._hosts_lock = threading.Lock()
+        # Open connections for the fetches of a run, closed when the run ends.
+        self.connections = Connections()
 
     def close(self) -> None:
         """Stop the parsing workers (connectors.bounded.WORKERS) once the harvests
         are over; the next harvest forks new ones. Left alone, they would wait
         their idle time (connectors.workers.IDLE)."""
+        self._close_connections()
         bounded.WORKERS.close()
+
+    def _close_connections(self) -> None:
+        # Under the fork guard, as fetches are: a child forked meanwhile closes its
+        # copies of them (connectors.transport) and takes the same locks.
+        with FORK_GUARD.using():
+            self.connections.close()
 
     def __enter__(self) -> Harvester:
         return self
@@ -241,6 +251,10 @@ class Harvester:
                     for summary in written:
                         metrics.run_finished(self.sessions, summary)
                     summaries += written
+        # Kept open between runs, they would be held idle for minutes, after the
+        # member site closed its end. A run in progress meanwhile loses nothing:
+        # its connections in use are closed when they come back.
+        self._close_connections()
         return sorted(summaries, key=lambda s: s.source)
 
     # --- stages --------------------------------------------------------------------
@@ -318,6 +332,7 @@ class Harvester:
                     validators=job.validators,
                     limits=self.limits,
                     policy=self.policy,
+                    connections=self.connections,
                 )
             if outcome.result.not_modified:
                 return outcome
@@ -519,6 +534,7 @@ class Harvester:
                     accept=accept,
                     limits=self.limits,
                     policy=self.policy,
+                    connections=self.connections,
                 )
 
         return get
@@ -527,7 +543,12 @@ class Harvester:
         limits = dataclasses.replace(self.limits, max_bytes=MAX_ROBOTS_BYTES)
         with self._host_slot(url), FORK_GUARD.using():
             return fetch(
-                self.http, url, accept="text/plain", limits=limits, policy=self.policy
+                self.http,
+                url,
+                accept="text/plain",
+                limits=limits,
+                policy=self.policy,
+                connections=self.connections,
             )
 
     def _host_slot(self, url: str) -> AbstractContextManager[object]:

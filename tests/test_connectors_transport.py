@@ -1,0 +1,251 @@
+"""Kept-alive connections (connectors.transport.Connections): reused for the next
+fetch to the same checked address, never across TLS names, watched by each fetch's
+deadline, dropped by forked children, and closed at the end of a harvester's run."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from helpers import LOOPBACK
+from helpers import Clock
+from helpers import write_registry
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
+
+from connectors.base import FetchError
+from connectors.http import HttpLimits
+from connectors.http import Validators
+from connectors.http import fetch
+from connectors.http import make_http
+from connectors.transport import Connections
+from hub import index
+from hub.harvest import Harvester
+from hub.registry import load
+
+RSS = b"<rss version='2.0'><channel><title>t</title></channel></rss>"
+
+
+# --- a raw server that keeps connections open -------------------------------------
+
+# (connection number, request number on it, request head) -> the bytes to answer,
+# or None to hang up without answering, or a callable that answers byte by byte.
+Answer = bytes | None | Callable[[socket.socket], None]
+
+
+@contextlib.contextmanager
+def raw_keepalive(
+    answer: Callable[[int, int, bytes], Answer],
+) -> Iterator[tuple[str, list[threading.Event]]]:
+    """A TCP server on loopback that keeps connections open (HTTP/1.1, as member
+    sites' servers do), reads each request of each connection and answers as
+    ``answer`` says; yields its URL and one event per connection, set when the
+    client closed it."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.05)
+    stop = threading.Event()
+    closed: list[threading.Event] = []
+    threads: list[threading.Thread] = []
+
+    def serve(conn: socket.socket, number: int) -> None:
+        conn.settimeout(0.05)
+        buffered, served = b"", 0
+        with conn:
+            while not stop.is_set():
+                try:
+                    data = conn.recv(65536)
+                except TimeoutError:
+                    continue
+                except OSError:
+                    break
+                if not data:
+                    closed[number].set()
+                    return
+                buffered += data
+                while b"\r\n\r\n" in buffered:
+                    head, buffered = buffered.split(b"\r\n\r\n", 1)
+                    reply = answer(number, served, head)
+                    served += 1
+                    if reply is None:
+                        return
+                    try:
+                        if callable(reply):
+                            reply(conn)
+                        else:
+                            conn.sendall(reply)
+                    except OSError:
+                        return
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            closed.append(threading.Event())
+            thread = threading.Thread(
+                target=serve, args=(conn, len(closed) - 1), daemon=True
+            )
+            thread.start()
+            threads.append(thread)
+
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/feed", closed
+    finally:
+        stop.set()
+        acceptor.join()
+        for thread in threads:
+            thread.join()
+        listener.close()
+
+
+OK = (
+    b'HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nETag: "v1"\r\n'
+    + f"Content-Length: {len(RSS)}\r\n\r\n".encode()
+    + RSS
+)
+NOT_MODIFIED = b'HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\n\r\n'
+
+
+def feed(connection: int, request: int, head: bytes) -> Answer:
+    return NOT_MODIFIED if b'if-none-match: "v1"' in head.lower() else OK
+
+
+def test_fetches_through_one_connections_share_one_connection() -> None:
+    connections, http = Connections(), make_http()
+    with raw_keepalive(feed) as (url, closed):
+        try:
+            first = fetch(http, url, policy=LOOPBACK, connections=connections)
+            again = fetch(http, url, policy=LOOPBACK, connections=connections)
+            unchanged = [
+                fetch(
+                    http,
+                    url,
+                    policy=LOOPBACK,
+                    validators=Validators(etag='"v1"'),
+                    connections=connections,
+                )
+                for _ in range(2)
+            ]
+            assert len(closed) == 1  # bodies and 304s alike
+            assert not closed[0].is_set()  # kept for the next fetch
+        finally:
+            connections.close()
+        assert closed[0].wait(1)
+    assert first.body == again.body == RSS
+    assert all(result.not_modified for result in unchanged)
+
+
+def test_a_fetch_without_connections_keeps_none() -> None:
+    with raw_keepalive(feed) as (url, closed):
+        fetch(make_http(), url, policy=LOOPBACK)
+        fetch(make_http(), url, policy=LOOPBACK)
+        assert len(closed) == 2
+        assert closed[0].wait(1)
+
+
+def test_a_connection_the_server_closed_while_idle_is_replaced() -> None:
+    # The server hangs up on the second request of its first connection, as one
+    # whose idle timeout struck just as the request left.
+    def answer(connection: int, request: int, head: bytes) -> Answer:
+        return None if (connection, request) == (0, 1) else OK
+
+    connections = Connections()
+    with raw_keepalive(answer) as (url, closed):
+        try:
+            fetch(make_http(), url, policy=LOOPBACK, connections=connections)
+            result = fetch(make_http(), url, policy=LOOPBACK, connections=connections)
+        finally:
+            connections.close()
+        assert result.body == RSS
+        assert len(closed) == 2
+
+
+def test_a_new_connection_that_hangs_up_is_not_tried_again() -> None:
+    connections = Connections()
+    with raw_keepalive(lambda *request: None) as (url, closed):
+        with pytest.raises(FetchError) as info:
+            fetch(make_http(), url, policy=LOOPBACK, connections=connections)
+        connections.close()
+        assert info.value.error_class == "network"
+        assert len(closed) == 1
+
+
+def test_the_deadline_cuts_a_reused_connection() -> None:
+    def trickle(conn: socket.socket) -> None:  # headers: no read times out
+        for byte in b"HTTP/1.1 200 OK\r\nX-Pad: " + b"x" * 100:
+            conn.sendall(bytes([byte]))
+            time.sleep(0.05)
+
+    def answer(connection: int, request: int, head: bytes) -> Answer:
+        return OK if request == 0 else trickle
+
+    connections = Connections()
+    limits = HttpLimits(deadline=0.6)
+    with raw_keepalive(answer) as (url, closed):
+        try:
+            fetch(make_http(), url, policy=LOOPBACK, connections=connections)
+            started = time.monotonic()
+            with pytest.raises(FetchError) as info:
+                fetch(
+                    make_http(),
+                    url,
+                    policy=LOOPBACK,
+                    limits=limits,
+                    connections=connections,
+                )
+            took = time.monotonic() - started
+        finally:
+            connections.close()
+        assert info.value.error_class == "timeout"
+        assert took < 3  # the trickle would take 6 s
+        assert len(closed) == 1  # it was the reused connection that was cut
+
+
+def test_a_forked_child_drops_its_copies_of_open_connections() -> None:
+    connections = Connections()
+    with raw_keepalive(lambda *request: OK) as (url, closed):
+        fetch(make_http(), url, policy=LOOPBACK, connections=connections)
+        pid = os.fork()
+        if pid == 0:  # the child outlives the parent's close by seconds
+            time.sleep(3)
+            os._exit(0)
+        try:
+            connections.close()
+            # Had the child kept its copy, the server would see no end until it exits.
+            assert closed[0].wait(1.5)
+        finally:
+            os.waitpid(pid, 0)
+
+
+# --- the harvester ------------------------------------------------------------------
+
+
+def test_a_harvester_run_shares_connections_and_closes_them_when_it_ends(
+    tmp_path: Path,
+    sessions: sessionmaker[Session],
+    harvester: Harvester,
+    clock: Clock,
+) -> None:
+    with raw_keepalive(feed) as (url, closed):
+        urls = {f"s{n}": f"{url}?n={n}" for n in range(3)}
+        registry = load(write_registry(tmp_path / "clusters.yaml", urls))
+        with sessions() as db:
+            index.sync_registry(db, registry, clock())
+        keys = [f"metal/s{n}" for n in range(3)]
+        first = harvester.run(due_only=False, keys=keys)
+        assert len(closed) == 1  # one host, one fetch at a time: one connection
+        assert closed[0].wait(1)  # closed as the run ended
+        second = harvester.run(due_only=False, keys=keys)
+        assert len(closed) == 2 and closed[1].wait(1)
+    assert [s.status for s in first] == ["ok"] * 3
+    assert [s.status for s in second] == ["not_modified"] * 3
