@@ -16,6 +16,7 @@ from email.utils import parsedate_to_datetime
 from html.entities import name2codepoint
 from typing import Any
 from urllib.parse import urljoin
+from urllib.parse import urlsplit
 
 from feedparser.api import StrictFeedParser
 from feedparser.urls import RelativeURIResolver
@@ -31,6 +32,13 @@ _PREFIXES = set(_KNOWN_NS.values())
 _RDF_NS = {"http://purl.org/rss/1.0/", "http://my.netscape.com/rdf/simple/0.9/"}
 _ABSOLUTE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 _URI_FIXER = re.compile(r"^([A-Za-z][A-Za-z0-9+-.]*://)(/*)(.*?)")  # feedparser's
+# An absolute http(s) URL that urljoin gives back as it is, whatever the base: lower
+# case scheme, plain host, no blank or control character (urlsplit drops them), no
+# ";" in the path (urlparse splits it off as params), no empty query or fragment.
+_WHOLE_URL = re.compile(
+    r"https?://[A-Za-z0-9.-]+(?::[0-9]+)?(?:/[^\x00-\x20?#;]*)?"
+    r"(?:\?[^\x00-\x20#]+)?(?:#[^\x00-\x20]+)?"
+)
 _C1 = re.compile("[\x80-\x9f]")
 _CP1252 = {c: bytes([c]).decode("cp1252", "ignore") for c in range(0x80, 0xA0)}
 _CP1252 = {c: s for c, s in _CP1252.items() if s}  # feedparser.html._cp1252
@@ -157,8 +165,13 @@ def plain_html(html: str) -> bool:
 
 
 def join(base: str, uri: str) -> str:
-    """``uri`` resolved against ``base`` as feedparser.urls._urljoin does."""
+    """``uri`` resolved against ``base`` as feedparser.urls._urljoin does; an
+    absolute URL that comes back unchanged is not taken apart and put together
+    again (urljoin's two parses were a sixth of the time to read an item)."""
     try:
+        if _WHOLE_URL.fullmatch(uri):
+            urlsplit(base)  # urljoin refuses a base it cannot split (ValueError)
+            return uri
         return urljoin(base, _URI_FIXER.sub(r"\1\3", uri))
     except ValueError:
         return ""
