@@ -12,7 +12,6 @@ import re
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
-from email.utils import parsedate_to_datetime
 from html.entities import name2codepoint
 from typing import Any
 from urllib.parse import urljoin
@@ -52,10 +51,15 @@ _W3CDTF = re.compile(
     r"(?:T(\d\d):(\d\d)(?::(\d\d)(?:\.\d{1,6})?)?(?:Z|([+-])(\d\d):(\d\d))?)?"
 )
 _RFC822 = re.compile(
-    r"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?\d{1,2} "
-    r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} "
-    r"\d\d:\d\d(?::\d\d)? (?:[+-]\d\d[0-5]\d|GMT|UTC?|Z|[ECMP][SD]T)"
+    r"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?(\d{1,2}) "
+    r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{4}) "
+    r"(\d\d):(\d\d)(?::(\d\d))? ([+-]\d\d[0-5]\d|GMT|UTC?|Z|[ECMP][SD]T)"
 )
+_MONTHS = {name: n for n, name in enumerate("Jan Feb Mar Apr May Jun".split(), 1)}
+_MONTHS |= {name: n for n, name in enumerate("Jul Aug Sep Oct Nov Dec".split(), 7)}
+_ZONES = {"GMT": 0, "UT": 0, "UTC": 0, "Z": 0, "EST": -500, "EDT": -400}  # email's
+_ZONES |= {"CST": -600, "CDT": -500, "MST": -700, "MDT": -600, "PST": -800}
+_ZONES |= {"PDT": -700}
 
 
 class NotSureError(Exception):
@@ -198,14 +202,38 @@ def parse_date(value: str) -> datetime | None:
             offset = timedelta(hours=int(tzh or 0), minutes=int(tzm or 0))
             moment = stamp + offset if sign == "-" else stamp - offset
             moment = moment.replace(tzinfo=UTC)
-        elif _RFC822.fullmatch(value):
-            moment = parsedate_to_datetime(value)  # "-0000": naive, means UTC
-            moment = moment.replace(tzinfo=moment.tzinfo or UTC).astimezone(UTC)
+        elif match := _RFC822.fullmatch(value):
+            moment = _rfc822(*match.groups())
         else:
             raise NotSureError(value)  # feedparser tries a dozen more formats
     except (OverflowError, ValueError) as e:
         raise NotSureError(value) from e
     return dated(moment, value)
+
+
+def _rfc822(
+    day: str,
+    month: str,
+    year: str,
+    hour: str,
+    minute: str,
+    second: str | None,
+    zone: str,
+) -> datetime:
+    """The UTC time of a date _RFC822 matched, as email.utils.parsedate_to_datetime
+    reads it ("-0000", an unknown zone, taken for UTC): parse_date took 16 us with
+    it (it tells apart every form RFC 822 and its successors allow), 4.6 without."""
+    years = int(year)
+    if years < 100:  # "0026": a two-digit year, as email.utils takes it
+        years += 1900 if years > 68 else 2000
+    hhmm = _ZONES[zone] if zone in _ZONES else int(zone)
+    hours, minutes = divmod(abs(hhmm), 100)
+    if hours >= 24:  # (no datetime.timezone holds it: email.utils fails alike)
+        raise ValueError(zone)
+    offset = timedelta(hours=hours, minutes=minutes)
+    clock = (int(hour), int(minute), int(second or 0))
+    stamp = datetime(years, _MONTHS[month], int(day), *clock, tzinfo=UTC)
+    return stamp + offset if hhmm < 0 else stamp - offset
 
 
 def attributes(el: Any) -> dict[str, str]:
