@@ -17,6 +17,7 @@ from flask import g
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
+from hub.sqlite_checkpoints import Checkpoints
 from hub.text import fold
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -24,9 +25,12 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def make_engine(url: str, **kwargs: Any) -> sa.Engine:
     """An engine for ``url``; SQLite gets WAL and a busy timeout so the site reads while
-    the scheduler writes."""
+    the scheduler writes, and its WAL checkpoints run in a thread of their own
+    (hub.sqlite_checkpoints)."""
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"timeout": 30}, **kwargs)
+        in_memory = engine.url.database in (None, "", ":memory:")
+        checkpoints = None if in_memory else Checkpoints(engine)
 
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -38,6 +42,8 @@ def make_engine(url: str, **kwargs: Any) -> sa.Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
+            if checkpoints is not None:  # run beside the writer, not in its commits
+                cursor.execute("PRAGMA wal_autocheckpoint=0")
             cursor.close()
             # The search index triggers (migration 0002) fold titles with the very
             # function Python search uses: one fold for both engines (issue 8).

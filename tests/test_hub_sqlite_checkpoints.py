@@ -1,0 +1,83 @@
+"""SQLite's WAL checkpoints run in a thread of the engine's, not in the writer's
+commits (hub.sqlite_checkpoints)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from hub import db as hub_db
+from hub import sqlite_checkpoints
+
+ROWS = 3000
+BLOB = 2000  # bytes per row: ~6 MB, past the 1,000 pages SQLite checkpoints at
+
+
+@pytest.fixture
+def quick(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sqlite_checkpoints, "EVERY", 0.05)
+    monkeypatch.setattr(sqlite_checkpoints, "IDLE", 0.5)
+
+
+def wal_frames(path: Path) -> int:
+    """Frames the WAL file holds (each a page and its 24-byte header)."""
+    wal = path.with_name(path.name + "-wal")
+    return max(0, (wal.stat().st_size - 32) // (4096 + 24)) if wal.exists() else 0
+
+
+def write(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS t (b BLOB)")
+        conn.exec_driver_sql(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+            "WHERE i < ?) INSERT INTO t SELECT randomblob(?) FROM n",
+            (ROWS, BLOB),
+        )
+
+
+def test_a_commit_leaves_the_checkpoint_to_the_engines_thread(
+    tmp_path: Path, quick: None
+) -> None:
+    path = tmp_path / "index.sqlite3"
+    engine = hub_db.make_engine(f"sqlite:///{path}")
+    try:
+        write(engine)
+        # The commit returned with its pages in the WAL only: the file has not grown.
+        assert path.stat().st_size < ROWS * BLOB / 4
+        assert wal_frames(path) > 1000
+        deadline = time.monotonic() + 10
+        while path.stat().st_size < ROWS * BLOB and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert path.stat().st_size >= ROWS * BLOB  # copied by the thread, soon after
+        with engine.connect() as conn:
+            count = conn.exec_driver_sql("SELECT count(*) FROM t").scalar()
+        assert count == ROWS
+    finally:
+        engine.dispose()
+
+
+def test_the_thread_ends_when_commits_stop_and_the_next_commit_starts_one(
+    tmp_path: Path, quick: None
+) -> None:
+    path = tmp_path / "index.sqlite3"
+    engine = hub_db.make_engine(f"sqlite:///{path}")
+    try:
+        write(engine)
+        assert threads(path) == 1
+        deadline = time.monotonic() + 10
+        while threads(path) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert threads(path) == 0
+        write(engine)
+        assert threads(path) == 1
+    finally:
+        engine.dispose()
+
+
+def threads(path: Path) -> int:
+    """The checkpoint threads of the database at ``path``."""
+    return sum(t.name == f"sqlite-checkpoints {path}" for t in threading.enumerate())
