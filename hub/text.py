@@ -55,6 +55,12 @@ _EXTRA = (
 _COMBINING = re.compile(
     f"[{char_class(lambda c: unicodedata.combining(c) != 0, 0x10000)}]+"
 )
+# The marks NFKD leaves of the accented letters of Polish, Lithuanian and their
+# neighbours, most frequent first: dropped with str.replace before _COMBINING, whose
+# sub makes a match of every accented letter (15 us on an offer, 4 this way).
+_MARKS = (
+    "\u0301\u0328\u0307\u030c\u0304\u0300\u0302\u0303\u0308\u030a\u0327\u0306\u030b"
+)
 
 ALLOWED_TAGS = {
     "div",
@@ -92,8 +98,18 @@ def fold(text: str) -> str:
                 text = text.replace(letter, plain)
         text = unicodedata.normalize("NFKD", text)
         if not text.isascii():
-            text = _COMBINING.sub("", text)
+            text = _drop_marks(text)
     return text.casefold()
+
+
+def _drop_marks(text: str) -> str:
+    """``text`` without its combining marks (those _COMBINING matches)."""
+    for mark in _MARKS:
+        if mark in text:
+            text = text.replace(mark, "")
+            if text.isascii():  # (a flag of the string: no scan)
+                return text
+    return _COMBINING.sub("", text)
 
 
 # The sanitiser, built once: nh3.clean builds its rules anew on every call, 3x the
