@@ -7,6 +7,7 @@ Pure: no network, no database, no clock.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 from collections.abc import Iterator
 from urllib.parse import parse_qsl
@@ -20,12 +21,22 @@ from connectors.base import RawItem
 _TRACKING = ("utm_", "fbclid", "gclid", "mc_cid", "mc_eid", "_hs")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 MAX_KEY = 1000
+# A URL normalise_url would only cut the fragment of and lower the host of: lower
+# case http(s), a plain host, a path without blanks or controls, no query. Most
+# links are: splitting and joining one took 6-10 us, matching this takes 1.
+_PLAIN_URL = re.compile(
+    r"(https?)://([A-Za-z0-9.-]+)(/[^\x00-\x20?#]*)?(?:#[^\x00-\x20]*)?"
+)
 
 
 def normalise_url(url: str) -> str:
     """Scheme and host lower-cased, default port, fragment and tracking parameters
     dropped; path and the rest of the query kept as published."""
-    parts = urlsplit(url.strip())
+    url = url.strip()
+    if plain := _PLAIN_URL.fullmatch(url):
+        scheme, host, path = plain.groups()
+        return f"{scheme}://{host.lower()}{path or '/'}"
+    parts = urlsplit(url)
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
     if parts.port and parts.port != _DEFAULT_PORTS.get(scheme):

@@ -153,13 +153,19 @@ def clean_html_to_text(html: str) -> str:
     return squash(unescape(_TAG.sub("", _BLOCK_TAG.sub(" ", html))))
 
 
+# The start of most http(s) URLs: a plain host that urlsplit takes for the netloc.
+_HTTP_HOST = re.compile(r"https?://[A-Za-z0-9.-]+(?:[/?#]|\Z)")
+
+
 def is_http_url(url: str | None) -> bool:
     """True for an absolute http(s) URL: the only links the site renders as links."""
-    return (
-        bool(url)
-        and urlsplit(url.strip()).scheme.lower() in {"http", "https"}
-        and bool(urlsplit(url.strip()).netloc)
-    )
+    if not url:
+        return False
+    url = url.strip()
+    if _HTTP_HOST.match(url):  # (4 us to split it, 0.4 to match this)
+        return True
+    parts = urlsplit(url)
+    return parts.scheme.lower() in {"http", "https"} and bool(parts.netloc)
 
 
 def squash(text: str) -> str:
