@@ -256,8 +256,10 @@ def to_profile(source: Source, key: str, item: RawItem) -> ProfileData:
     )
 
 
+# json.dumps with options builds an encoder per call (1.2 us of 5.8 on an offer).
+_FACTS = json.JSONEncoder(ensure_ascii=False, default=list)
+
+
 def _digest(facts: list[object]) -> str:
     """The content hash of what an item says (a change of any fact changes it)."""
-    return hashlib.sha256(
-        json.dumps(facts, ensure_ascii=False, default=list).encode()
-    ).hexdigest()
+    return hashlib.sha256(_FACTS.encode(facts).encode()).hexdigest()
