@@ -97,7 +97,8 @@ class _Deadlines:
                     target=self._run, name="fetch-deadlines", daemon=True
                 )
                 self._thread.start()
-            self._ready.notify()
+            if self._heap[0] is entry:  # else the thread wakes earlier anyway
+                self._ready.notify()
         return entry
 
     def cancel(self, entry: _Deadline) -> None:
