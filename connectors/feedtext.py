@@ -41,11 +41,10 @@ _WHOLE_URL = re.compile(
 _C1 = re.compile("[\x80-\x9f]")
 _CP1252 = {c: bytes([c]).decode("cp1252", "ignore") for c in range(0x80, 0xA0)}
 _CP1252 = {c: s for c, s in _CP1252.items() if s}  # feedparser.html._cp1252
-_SIMPLE_HTML = re.compile(
-    r"(?:[^<&]++|</?[a-z][a-z0-9]*+>|&(?:[a-zA-Z][a-zA-Z0-9]*+|#[0-9]{1,7});)*+"
+# The markup of simple HTML: a bare tag, an entity, a character reference.
+_MARKUP = re.compile(
+    r"</?([a-z][a-z0-9]*+)>|&(?:([a-zA-Z][a-zA-Z0-9]*+)|#([0-9]{1,7}));"
 )
-_TAG = re.compile(r"</?([a-z0-9]+)>")
-_REF = re.compile(r"&(#?)([a-zA-Z0-9]+);")
 _W3CDTF = re.compile(
     r"(\d{4})-(\d\d)-(\d\d)"
     r"(?:T(\d\d):(\d\d)(?::(\d\d)(?:\.\d{1,6})?)?(?:Z|([+-])(\d\d):(\d\d))?)?"
@@ -135,7 +134,7 @@ def finish(
     out = text.strip()
     if resolve and out:
         out = join(base, out)
-    if ctype == "text/plain" and rss and FP.looks_like_html(out):
+    if ctype == "text/plain" and rss and _may_be_html(out) and FP.looks_like_html(out):
         ctype = "text/html"  # RSS leaves readers to guess
     if ctype in FP.html_types and element in FP.can_contain_relative_uris:
         if not plain_html(out):
@@ -150,22 +149,37 @@ def finish(
     return out
 
 
+def _may_be_html(text: str) -> bool:
+    """False where FP.looks_like_html is sure to be: it wants a close tag or a
+    reference, and its two searches cost 1 us, even for a title without either."""
+    return "<" in text or "&" in text
+
+
 def plain_html(html: str) -> bool:
     """True when feedparser's HTML processor gives ``html`` back unchanged: text,
-    bare tags that take an end tag, known entities, character references."""
-    if "<" not in html and "&" not in html:
-        return True
-    if not _SIMPLE_HTML.fullmatch(html):
-        return False
-    void = RelativeURIResolver.elements_no_end_tag
-    if any(tag in void for tag in _TAG.findall(html)):
-        return False  # <br> comes back as <br />
-    for number, name in _REF.findall(html):
-        if number and (128 <= int(name) < 160 or int(name) in (34, 39)):
-            return False  # remapped from cp1252, or turned into a quote
-        if not number and name not in name2codepoint and name != "apos":
-            return False  # &bogus; comes back as &amp;bogus
+    bare tags that take an end tag, known entities, character references.
+
+    Each ``<`` and ``&`` must start such markup; str.find goes from one to the next
+    (a regex over the text between took 4x the time: 6.7 us on an offer's body)."""
+    find = html.find
+    lt, amp = find("<"), find("&")
+    while lt >= 0 or amp >= 0:
+        markup = _MARKUP.match(html, amp if lt < 0 or 0 <= amp < lt else lt)
+        if markup is None or not _kept(*markup.groups()):
+            return False
+        end = markup.end()
+        lt = find("<", end) if lt < end else lt
+        amp = find("&", end) if amp < end else amp
     return True
+
+
+def _kept(tag: str | None, name: str | None, number: str | None) -> bool:
+    """Does feedparser's HTML processor give this tag or reference back as it is?"""
+    if tag is not None:
+        return tag not in RelativeURIResolver.elements_no_end_tag  # <br>: <br />
+    if number is not None:  # not remapped from cp1252, nor turned into a quote
+        return not (128 <= int(number) < 160 or int(number) in (34, 39))
+    return name in name2codepoint or name == "apos"  # &bogus; -> &amp;bogus;
 
 
 def join(base: str, uri: str) -> str:
