@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import threading
 import uuid
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from click.testing import Result
 from flask import Flask
 from flask.testing import FlaskClient
 from helpers import LOOPBACK  # noqa: E402
+from helpers import TLS_NAME  # noqa: E402
 from helpers import Clock  # noqa: E402
 from werkzeug.serving import make_server
 
@@ -205,3 +207,22 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:  # type: i
         "executable_path": CHROMIUM,
         "args": CHROMIUM_ARGS,
     }
+
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for TLS_NAME (openssl CLI): its file and its key."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("the TLS test needs the openssl command")
+    directory = tmp_path_factory.mktemp("tls")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt",
+         "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", str(key), "-out",
+         str(cert), "-days", "2", "-subj", f"/CN={TLS_NAME}", "-addext",
+         f"subjectAltName=DNS:{TLS_NAME}"],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key

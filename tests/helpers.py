@@ -10,6 +10,7 @@ from connectors.netguard import NetworkPolicy
 
 # Tests fetch from their own servers on loopback, which the default policy refuses.
 LOOPBACK = NetworkPolicy(allow=("127.0.0.1/32",))
+TLS_NAME = "feeds.member.test"  # the name of conftest's certificate
 
 
 def write_registry(

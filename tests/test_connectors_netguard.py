@@ -7,14 +7,13 @@ redirects re-checked at each hop, DNS rebinding, TLS to a pinned address.
 from __future__ import annotations
 
 import ipaddress
-import shutil
 import ssl
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import urllib3.util.connection
+from helpers import TLS_NAME
 from pytest_httpserver import HTTPServer
 from werkzeug import Request
 from werkzeug import Response
@@ -30,7 +29,7 @@ from connectors.netguard import parse_networks
 
 PUBLIC = NetworkPolicy()
 LOOPBACK = NetworkPolicy(allow=("127.0.0.1/32",))
-NAME = "feeds.member.test"
+NAME = TLS_NAME  # the name the certificate fixture is made for
 
 
 class StubResolver:
@@ -338,25 +337,6 @@ def test_the_next_checked_address_is_tried_when_one_refuses(
 
 
 # --- TLS to a pinned address ----------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A self-signed certificate for NAME (openssl CLI)."""
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("the TLS test needs the openssl command")
-    directory = tmp_path_factory.mktemp("tls")
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt",
-         "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", str(key), "-out",
-         str(cert), "-days", "2", "-subj", f"/CN={NAME}", "-addext",
-         f"subjectAltName=DNS:{NAME}"],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    return cert, key
 
 
 def test_tls_names_and_verifies_the_host_while_connecting_to_the_pinned_address(

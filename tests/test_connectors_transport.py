@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from helpers import LOOPBACK
+from helpers import TLS_NAME
 from helpers import Clock
 from helpers import write_registry
 from sqlalchemy.orm import Session
@@ -25,6 +27,7 @@ from connectors.http import HttpLimits
 from connectors.http import Validators
 from connectors.http import fetch
 from connectors.http import make_http
+from connectors.netguard import NetworkPolicy
 from connectors.transport import Connections
 from hub import index
 from hub.harvest import Harvester
@@ -43,11 +46,12 @@ Answer = bytes | None | Callable[[socket.socket], None]
 @contextlib.contextmanager
 def raw_keepalive(
     answer: Callable[[int, int, bytes], Answer],
+    tls: ssl.SSLContext | None = None,
 ) -> Iterator[tuple[str, list[threading.Event]]]:
     """A TCP server on loopback that keeps connections open (HTTP/1.1, as member
     sites' servers do), reads each request of each connection and answers as
     ``answer`` says; yields its URL and one event per connection, set when the
-    client closed it."""
+    client closed it (or, over ``tls``, failed its handshake)."""
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.05)
     stop = threading.Event()
@@ -55,6 +59,13 @@ def raw_keepalive(
     threads: list[threading.Thread] = []
 
     def serve(conn: socket.socket, number: int) -> None:
+        if tls is not None:
+            try:
+                conn.settimeout(5)
+                conn = tls.wrap_socket(conn, server_side=True)
+            except (OSError, ssl.SSLError):  # a client that refused the certificate
+                closed[number].set()
+                return
         conn.settimeout(0.05)
         buffered, served = b"", 0
         with conn:
@@ -99,7 +110,8 @@ def raw_keepalive(
     acceptor = threading.Thread(target=accept, daemon=True)
     acceptor.start()
     try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}/feed", closed
+        scheme = "http" if tls is None else "https"
+        yield f"{scheme}://127.0.0.1:{listener.getsockname()[1]}/feed", closed
     finally:
         stop.set()
         acceptor.join()
@@ -151,6 +163,47 @@ def test_a_fetch_without_connections_keeps_none() -> None:
         fetch(make_http(), url, policy=LOOPBACK)
         assert len(closed) == 2
         assert closed[0].wait(1)
+
+
+def test_a_tls_connection_is_reused_only_for_the_name_it_was_verified_for(
+    certificate: tuple[Path, Path],
+) -> None:
+    cert, key = certificate
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    names: list[str | None] = []
+    context.sni_callback = lambda _sock, name, _ctx: names.append(name)  # type: ignore[assignment,func-returns-value]
+    http, connections = make_http(), Connections()
+    http.verify = str(cert)
+    with raw_keepalive(lambda *request: OK, tls=context) as (url, closed):
+        port = url.split(":")[2].split("/")[0]
+        # Both names resolve to the server; only TLS_NAME is on its certificate.
+        policy = NetworkPolicy(
+            allow=("127.0.0.1/32",), resolver=lambda host, port: ["127.0.0.1"]
+        )
+        try:
+            for _ in range(2):
+                result = fetch(
+                    http,
+                    f"https://{TLS_NAME}:{port}/feed",
+                    policy=policy,
+                    connections=connections,
+                )
+                assert result.body == RSS
+            assert names == [TLS_NAME] and len(closed) == 1  # one handshake
+            # The same address under another name: a handshake of its own, which
+            # the certificate fails, never the connection verified for TLS_NAME.
+            with pytest.raises(FetchError) as info:
+                fetch(
+                    http,
+                    f"https://other.member.test:{port}/feed",
+                    policy=policy,
+                    connections=connections,
+                )
+        finally:
+            connections.close()
+    assert "CERTIFICATE_VERIFY_FAILED" in info.value.message
+    assert names == [TLS_NAME, "other.member.test"]
 
 
 def test_a_connection_the_server_closed_while_idle_is_replaced() -> None:
