@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from datetime import UTC
 from datetime import datetime
 from pathlib import Path
@@ -48,3 +49,13 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
+
+
+def server_context(cert: Path, key: Path) -> tuple[ssl.SSLContext, list[str | None]]:
+    """A TLS server context serving ``cert``, and the list of the names (SNI) its
+    handshakes were asked for, in order."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    names: list[str | None] = []
+    context.sni_callback = lambda _sock, name, _ctx: names.append(name)  # type: ignore[assignment,func-returns-value]
+    return context, names

@@ -7,13 +7,13 @@ redirects re-checked at each hop, DNS rebinding, TLS to a pinned address.
 from __future__ import annotations
 
 import ipaddress
-import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import urllib3.util.connection
 from helpers import TLS_NAME
+from helpers import server_context
 from pytest_httpserver import HTTPServer
 from werkzeug import Request
 from werkzeug import Response
@@ -343,10 +343,7 @@ def test_tls_names_and_verifies_the_host_while_connecting_to_the_pinned_address(
     certificate: tuple[Path, Path],
 ) -> None:
     cert, key = certificate
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    names: list[str | None] = []
-    context.sni_callback = lambda _sock, name, _ctx: names.append(name)  # type: ignore[assignment,func-returns-value]
+    context, names = server_context(cert, key)
     server = HTTPServer(host="127.0.0.1", port=0, ssl_context=context)
     server.expect_request("/feed").respond_with_handler(
         lambda request: Response(request.headers["Host"])

@@ -18,6 +18,7 @@ import pytest
 from helpers import LOOPBACK
 from helpers import TLS_NAME
 from helpers import Clock
+from helpers import server_context
 from helpers import write_registry
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
@@ -169,10 +170,7 @@ def test_a_tls_connection_is_reused_only_for_the_name_it_was_verified_for(
     certificate: tuple[Path, Path],
 ) -> None:
     cert, key = certificate
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    names: list[str | None] = []
-    context.sni_callback = lambda _sock, name, _ctx: names.append(name)  # type: ignore[assignment,func-returns-value]
+    context, names = server_context(cert, key)
     http, connections = make_http(), Connections()
     http.verify = str(cert)
     with raw_keepalive(lambda *request: OK, tls=context) as (url, closed):
