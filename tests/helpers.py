@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import ssl
+import threading
+from collections.abc import Callable
+from collections.abc import Iterator
 from datetime import UTC
 from datetime import datetime
 from pathlib import Path
@@ -57,5 +62,41 @@ def server_context(cert: Path, key: Path) -> tuple[ssl.SSLContext, list[str | No
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     names: list[str | None] = []
-    context.sni_callback = lambda _sock, name, _ctx: names.append(name)  # type: ignore[assignment,func-returns-value]
+    context.sni_callback = lambda _sock, name, _ctx: names.append(name)
     return context, names
+
+
+@contextlib.contextmanager
+def tcp_server(
+    serve: Callable[[socket.socket, int, threading.Event], None],
+) -> Iterator[int]:
+    """A TCP server on 127.0.0.1 for byte-level answers: each connection goes to
+    ``serve`` in a thread of its own, with its number (from 0) and an event set when
+    the test is over; yields the port. Every thread is joined at the end."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.05)
+    stop = threading.Event()
+    threads: list[threading.Thread] = []
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            thread = threading.Thread(
+                target=serve, args=(conn, len(threads), stop), daemon=True
+            )
+            threads.append(thread)
+            thread.start()
+
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        acceptor.join()
+        for thread in threads:
+            thread.join()
+        listener.close()

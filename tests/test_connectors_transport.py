@@ -19,6 +19,7 @@ from helpers import LOOPBACK
 from helpers import TLS_NAME
 from helpers import Clock
 from helpers import server_context
+from helpers import tcp_server
 from helpers import write_registry
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
@@ -48,24 +49,21 @@ Answer = bytes | None | Callable[[socket.socket], None]
 def raw_keepalive(
     answer: Callable[[int, int, bytes], Answer],
     tls: ssl.SSLContext | None = None,
-) -> Iterator[tuple[str, list[threading.Event]]]:
+) -> Iterator[tuple[str, dict[int, threading.Event]]]:
     """A TCP server on loopback that keeps connections open (HTTP/1.1, as member
     sites' servers do), reads each request of each connection and answers as
-    ``answer`` says; yields its URL and one event per connection, set when the
-    client closed it (or, over ``tls``, failed its handshake)."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.05)
-    stop = threading.Event()
-    closed: list[threading.Event] = []
-    threads: list[threading.Thread] = []
+    ``answer`` says; yields its URL and, by connection number, an event set when the
+    client closed that connection (or, over ``tls``, failed its handshake)."""
+    closed: dict[int, threading.Event] = {}
 
-    def serve(conn: socket.socket, number: int) -> None:
+    def serve(conn: socket.socket, number: int, stop: threading.Event) -> None:
+        gone = closed[number] = threading.Event()  # before any answer is sent
         if tls is not None:
             try:
                 conn.settimeout(5)
                 conn = tls.wrap_socket(conn, server_side=True)
             except (OSError, ssl.SSLError):  # a client that refused the certificate
-                closed[number].set()
+                gone.set()
                 return
         conn.settimeout(0.05)
         buffered, served = b"", 0
@@ -78,7 +76,7 @@ def raw_keepalive(
                 except OSError:
                     break
                 if not data:
-                    closed[number].set()
+                    gone.set()
                     return
                 buffered += data
                 while b"\r\n\r\n" in buffered:
@@ -95,30 +93,9 @@ def raw_keepalive(
                     except OSError:
                         return
 
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            closed.append(threading.Event())
-            thread = threading.Thread(
-                target=serve, args=(conn, len(closed) - 1), daemon=True
-            )
-            thread.start()
-            threads.append(thread)
-
-    acceptor = threading.Thread(target=accept, daemon=True)
-    acceptor.start()
-    try:
+    with tcp_server(serve) as port:
         scheme = "http" if tls is None else "https"
-        yield f"{scheme}://127.0.0.1:{listener.getsockname()[1]}/feed", closed
-    finally:
-        stop.set()
-        acceptor.join()
-        for thread in threads:
-            thread.join()
-        listener.close()
+        yield f"{scheme}://127.0.0.1:{port}/feed", closed
 
 
 OK = (

@@ -19,6 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from helpers import tcp_server
 from pytest_httpserver import HTTPServer
 from werkzeug import Request
 from werkzeug import Response
@@ -63,12 +64,8 @@ Handler = Callable[[socket.socket, threading.Event], None]
 def raw_server(handler: Handler) -> Iterator[str]:
     """A TCP server on 127.0.0.1 that reads the request and lets ``handler`` answer
     (or not) at the byte level; ``stop`` is set when the test is over."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.05)
-    stop = threading.Event()
-    workers: list[threading.Thread] = []
 
-    def serve(conn: socket.socket) -> None:
+    def serve(conn: socket.socket, _number: int, stop: threading.Event) -> None:
         with conn:
             try:
                 conn.recv(65536)
@@ -76,26 +73,8 @@ def raw_server(handler: Handler) -> Iterator[str]:
             except OSError:  # the client gave up: that is the point
                 pass
 
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            worker = threading.Thread(target=serve, args=(conn,), daemon=True)
-            worker.start()
-            workers.append(worker)
-
-    acceptor = threading.Thread(target=accept, daemon=True)
-    acceptor.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        stop.set()
-        acceptor.join()
-        for worker in workers:
-            worker.join()
-        listener.close()
+    with tcp_server(serve) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n"
