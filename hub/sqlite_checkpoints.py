@@ -66,14 +66,11 @@ class Checkpoints:
             del engine
 
 
-def checkpoint(engine: sa.Engine) -> tuple[int, int, int]:
-    """One PASSIVE checkpoint: (busy, frames in the WAL, frames copied), as SQLite
-    reports them; a failure is logged, the next commit's checkpoint tries again."""
+def checkpoint(engine: sa.Engine) -> None:
+    """One PASSIVE checkpoint; a failure is logged, the next commit's checkpoint
+    tries again."""
     try:
         with engine.connect() as conn:
-            row = conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").all()
     except sa.exc.SQLAlchemyError:
         log.warning("WAL checkpoint of %s failed", engine.url, exc_info=True)
-        return (1, -1, -1)
-    busy, frames, copied = row
-    return int(busy), int(frames), int(copied)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,9 +20,24 @@ BLOB = 2000  # bytes per row: ~6 MB, past the 1,000 pages SQLite checkpoints at
 
 
 @pytest.fixture
-def quick(monkeypatch: pytest.MonkeyPatch) -> None:
+def index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Path, sa.Engine]]:
+    """A SQLite file and its engine, whose checkpoint thread acts and ends quickly."""
     monkeypatch.setattr(sqlite_checkpoints, "EVERY", 0.05)
     monkeypatch.setattr(sqlite_checkpoints, "IDLE", 0.5)
+    path = tmp_path / "index.sqlite3"
+    engine = hub_db.make_engine(f"sqlite:///{path}")
+    yield path, engine
+    engine.dispose()
+
+
+def eventually(condition: Callable[[], bool]) -> bool:
+    """Whether ``condition`` holds within 10 s."""
+    deadline = time.monotonic() + 10
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return condition()
 
 
 def wal_frames(path: Path) -> int:
@@ -40,42 +57,29 @@ def write(engine: sa.Engine) -> None:
 
 
 def test_a_commit_leaves_the_checkpoint_to_the_engines_thread(
-    tmp_path: Path, quick: None
+    index: tuple[Path, sa.Engine],
 ) -> None:
-    path = tmp_path / "index.sqlite3"
-    engine = hub_db.make_engine(f"sqlite:///{path}")
-    try:
-        write(engine)
-        # The commit returned with its pages in the WAL only: the file has not grown.
-        assert path.stat().st_size < ROWS * BLOB / 4
-        assert wal_frames(path) > 1000
-        deadline = time.monotonic() + 10
-        while path.stat().st_size < ROWS * BLOB and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert path.stat().st_size >= ROWS * BLOB  # copied by the thread, soon after
-        with engine.connect() as conn:
-            count = conn.exec_driver_sql("SELECT count(*) FROM t").scalar()
-        assert count == ROWS
-    finally:
-        engine.dispose()
+    path, engine = index
+    write(engine)
+    # The commit returned with its pages in the WAL only: the file has not grown.
+    assert path.stat().st_size < ROWS * BLOB / 4
+    assert wal_frames(path) > 1000
+    # Copied by the thread, soon after.
+    assert eventually(lambda: path.stat().st_size >= ROWS * BLOB)
+    with engine.connect() as conn:
+        count = conn.exec_driver_sql("SELECT count(*) FROM t").scalar()
+    assert count == ROWS
 
 
 def test_the_thread_ends_when_commits_stop_and_the_next_commit_starts_one(
-    tmp_path: Path, quick: None
+    index: tuple[Path, sa.Engine],
 ) -> None:
-    path = tmp_path / "index.sqlite3"
-    engine = hub_db.make_engine(f"sqlite:///{path}")
-    try:
-        write(engine)
-        assert threads(path) == 1
-        deadline = time.monotonic() + 10
-        while threads(path) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert threads(path) == 0
-        write(engine)
-        assert threads(path) == 1
-    finally:
-        engine.dispose()
+    path, engine = index
+    write(engine)
+    assert threads(path) == 1
+    assert eventually(lambda: threads(path) == 0)
+    write(engine)
+    assert threads(path) == 1
 
 
 def threads(path: Path) -> int:
