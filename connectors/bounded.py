@@ -5,7 +5,8 @@ A thread cannot be stopped from outside, and a parser stuck in a pathological re
 or inflating a hostile document holds the GIL and the memory of the whole process.
 So documents are parsed in worker processes (connectors.workers), each document
 sent to one as data (the function and its arguments, pickled): the caller waits at
-most ``timeout`` seconds for the pickled result, then kills the worker; a worker's
+most ``timeout`` seconds for the pickled result, then stops the worker (with SIGABRT:
+it prints its stacks to stderr, see workers.Worker.abort); a worker's
 address space may grow by at most ``max_memory`` bytes beyond what it was when it
 started before allocations fail. A worker that timed out, crashed, ran out of memory
 or raised anything but a ``ConnectorError`` is never used again; one that went well
@@ -21,7 +22,9 @@ holds them all. The time the caller spends on them is not the worker's.
 
 Fork, not spawn: a worker starts with the parent's modules (a spawn would import
 them again) and runs only parsing and ``pickle``, so locks other threads held at
-fork time are not touched (``logging`` re-initialises its own locks after a fork).
+fork time are not touched (``logging`` re-initialises its own locks after a fork;
+the parent's objects are frozen out of the worker's garbage collector, so none of
+their finalizers runs there).
 What it runs comes with each document, not from its copy of the parent: a connector
 registered after it started works in it.
 """
@@ -31,6 +34,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import dataclasses
+import logging
 import pickle
 import threading
 import time
@@ -50,6 +54,8 @@ from connectors.base import ParseError
 from connectors.base import Source
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 
 class ForkGuard:
@@ -197,9 +203,19 @@ def _run(
     request = (fn, args, limits.max_memory, get is not None, sink is not None)
     with pool.worker(limits.max_memory) as worker:
         try:
-            worker.send(("run", (_execute, request)))
-            outcome, value = _serve(worker, get, sink, limits.timeout)
+            started = time.monotonic()
+            worker.send(("run", (_execute, request)), started + limits.timeout)
+            budget = limits.timeout - (time.monotonic() - started)
+            outcome, value = _serve(worker, get, sink, budget)
         except workers.TimedOut:
+            log.warning(
+                "parsing %s took longer than %g s: worker %d stopped with SIGABRT "
+                "(its stack is on stderr)",
+                url,
+                limits.timeout,
+                worker.pid,
+            )
+            worker.abort()
             raise ConnectorError(
                 url, f"parsing took longer than {limits.timeout:g} s", "parse_timeout"
             ) from None
@@ -241,7 +257,8 @@ def _serve(
             reply = ("error", _error_state(e))
         except Exception as e:  # a bug in the fetch path: the page fails, not the run
             reply = ("error", ("ConnectorError", page_url, repr(e), "internal", None))
-        worker.send(reply)  # Died if the worker died meanwhile (its memory cap...)
+        # Died if the worker died meanwhile (its memory cap...)
+        worker.send(reply, time.monotonic() + budget)
 
 
 # --- in the parsing worker ---------------------------------------------------------

@@ -172,25 +172,33 @@ class Connections:
     def __init__(self, hosts: int = 16, per_host: int = 4) -> None:
         self.manager = PoolManager(num_pools=hosts, maxsize=per_host, block=False)
         self.manager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
-        _LIVE.add(self)
 
     def close(self) -> None:
         self.manager.clear()
 
 
-# Every Connections alive, for a forked child to drop its copies of their sockets:
-# it never fetches with them, and a copy would hold a connection open after the
-# parent closed it. Forks wait for every fetch to end (connectors.bounded's guard),
-# so no pool's lock is held by another thread when the child takes it.
-_LIVE: weakref.WeakSet[Connections] = weakref.WeakSet()
+# Every connection made, for a forked child to let go of their sockets: it never
+# fetches with them, and its copy would hold a connection open after the parent
+# closed it. The child points each descriptor at /dev/null instead of closing the
+# connection: what runs right after a fork takes no lock another thread may have
+# held then (the pools'), and a descriptor number the socket still holds is never
+# handed out again under it.
+_CONNECTIONS: weakref.WeakSet[HTTPConnection] = weakref.WeakSet()
 
 
-def _close_in_child() -> None:
-    for connections in list(_LIVE):
-        connections.close()
+def _release_in_child() -> None:
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        for conn in list(_CONNECTIONS):
+            sock = conn.sock
+            descriptor = -1 if sock is None else sock.fileno()
+            if descriptor >= 0:
+                os.dup2(null, descriptor, inheritable=False)
+    finally:
+        os.close(null)
 
 
-os.register_at_fork(after_in_child=_close_in_child)
+os.register_at_fork(after_in_child=_release_in_child)
 
 
 class _Sending(threading.local):
@@ -217,6 +225,7 @@ class _WatchedHTTPConnection(HTTPConnection):
     def _new_conn(self) -> socket.socket:
         sock = super()._new_conn()
         _watch(sock)
+        _CONNECTIONS.add(self)
         return sock
 
 
@@ -224,6 +233,7 @@ class _WatchedHTTPSConnection(HTTPSConnection):
     def _new_conn(self) -> socket.socket:
         sock = super()._new_conn()
         _watch(sock)  # before the TLS handshake
+        _CONNECTIONS.add(self)
         return sock
 
 

@@ -20,6 +20,8 @@ a worker started with another ``max_memory`` is not used for a call.
 from __future__ import annotations
 
 import contextlib
+import faulthandler
+import gc
 import io
 import math
 import os
@@ -48,6 +50,7 @@ MAX_DOCUMENTS = 200
 # most that much of ECOOP_PARSE_MAX_MB is lost to earlier documents, and four
 # fetch threads' workers keep at most 256 MB more than they started with.
 MAX_GROWTH = 64 * 1024 * 1024
+ABORT_GRACE = 1.0  # seconds a timed-out worker has to print its stack and end
 
 Message = tuple[str, Any]
 
@@ -77,10 +80,12 @@ class Worker:
         self.keep = True  # the last answer left it fit for another document
         self.status: int | None = None  # wait status, once reaped
 
-    def send(self, message: Message) -> None:
-        """Raises ``Died`` if the worker is gone."""
+    def send(self, message: Message, deadline: float = math.inf) -> None:
+        """Raises ``TimedOut`` if the worker did not take it whole before
+        ``deadline`` (it reads a request only when done with the last), ``Died``
+        if it is gone."""
         try:
-            _write(self.requests, message)
+            _write(self.requests, message, deadline)
         except BrokenPipeError:
             raise Died from None
 
@@ -95,6 +100,23 @@ class Worker:
             answer, self.keep = value
             return kind, answer
         return kind, value
+
+    def abort(self, grace: float = ABORT_GRACE) -> None:
+        """Stop a worker that overran its deadline with SIGABRT, which makes it
+        print where it was (its threads' Python stacks, to its stderr: the
+        parent's) before it dies, as gunicorn does with a timed-out worker; killed
+        if it has not ended after ``grace`` seconds."""
+        if self.status is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGABRT)
+        until = time.monotonic() + grace
+        while time.monotonic() < until:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.status = status
+                return
+            time.sleep(0.01)
 
     def reap(self) -> str:
         """Kill the process if it still runs and reap it; how it ended ("signal
@@ -210,9 +232,14 @@ class Pool:
             with self._changed:
                 generation = self._generation
                 inherited = [fd for w in self._live for fd in (w.requests, w.answers)]
+            # The objects alive now are frozen out of the worker's collector: it
+            # never runs their finalizers (a pooled connection's, a socket's),
+            # which could wait on a lock another thread held at the fork.
+            gc.freeze()
             try:
                 pid = os.fork()
             except OSError:
+                gc.unfreeze()
                 for fd in (requests, to_worker, from_worker, answers):
                     os.close(fd)
                 raise
@@ -220,8 +247,10 @@ class Pool:
                 os.close(to_worker)
                 os.close(from_worker)
                 _main(Parent(requests, answers), inherited, max_memory, self.max_growth)
+            gc.unfreeze()
             os.close(requests)
             os.close(answers)
+            os.set_blocking(to_worker, False)  # sends wait for it until a deadline
         worker = Worker(pid, to_worker, from_worker, max_memory, generation)
         with self._changed:
             self._live.add(worker)
@@ -292,6 +321,12 @@ def _main(
         # Ctrl+C and a systemd stop reach the whole process group: the parent
         # decides whether the run finishes (a worker that stops finishes its runs).
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # A crash in a parsing library, or the parent's SIGABRT at a deadline
+        # (Worker.abort), prints the stacks to stderr; no core file is written.
+        faulthandler.enable(file=2, all_threads=True)
+        resource.setrlimit(
+            resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1])
+        )
         _cap_memory(max_memory)
         # Parsing yields the CPU to its parent: the one thread that writes every
         # batch to the index, and the web's requests, go first (bench/harvest.py:
@@ -336,14 +371,17 @@ def _cap_memory(extra: int) -> None:
 # --- the wire: length-prefixed pickles ---------------------------------------------
 
 
-def _write(fd: int, message: Message) -> None:
+def _write(fd: int, message: Message, deadline: float = math.inf) -> None:
     """One message, whole (a pipe write may be partial): the lengths of its pickle
     and of each out-of-band buffer, the pickle, the buffers.
 
     A ``pickle.PickleBuffer`` in the message (a fetched body: FetchResult's pickling;
     a batch of offers) is written from where it lies, after the pickle: pickled
     inside it, a 100,000-offer feed was copied twice more in the sender (2 x 110 MB
-    in the harvester). It is read back as ``bytes``."""
+    in the harvester). It is read back as ``bytes``.
+
+    On a non-blocking ``fd`` the writes wait for room until ``deadline``, then
+    raise ``TimedOut``; on a blocking one they wait as long as it takes."""
     buffers: list[pickle.PickleBuffer] = []
     stream = io.BytesIO()
     pickle.Pickler(stream, 5, buffer_callback=buffers.append).dump(message)
@@ -351,7 +389,26 @@ def _write(fd: int, message: Message) -> None:
     head = b"".join(len(v).to_bytes(_HEADER, "big") for v in views)
     for view in (memoryview(len(views).to_bytes(_HEADER, "big") + head), *views):
         while view:
-            view = view[os.write(fd, view) :]
+            try:
+                view = view[os.write(fd, view) :]
+            except BlockingIOError:
+                _wait(fd, deadline, writing=True)
+
+
+def _wait(fd: int, deadline: float, *, writing: bool = False) -> None:
+    """Until ``fd`` can be read (or written); ``TimedOut`` at ``deadline``."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise TimedOut
+    fds = [fd]
+    ready = select.select(
+        [] if writing else fds,
+        fds if writing else [],
+        [],
+        None if math.isinf(remaining) else remaining,
+    )
+    if not any(ready):
+        raise TimedOut
 
 
 def _read(fd: int, deadline: float) -> Message:
@@ -371,14 +428,7 @@ def _read(fd: int, deadline: float) -> Message:
 def _read_exactly(fd: int, size: int, deadline: float) -> bytes:
     chunks: list[bytes] = []
     while size:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimedOut
-        ready, _, _ = select.select(
-            [fd], [], [], None if math.isinf(remaining) else remaining
-        )
-        if not ready:
-            raise TimedOut
+        _wait(fd, deadline)
         chunk = os.read(fd, min(size, 1 << 20))
         if not chunk:  # the other end exited without a complete message
             raise Died

@@ -5,6 +5,7 @@ parsing workers (connectors.workers) live across documents, one at a time each."
 from __future__ import annotations
 
 import dataclasses
+import gc
 import os
 import pickle
 import signal
@@ -26,6 +27,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
 import connectors
+from connectors import workers
 from connectors.base import ConnectorError
 from connectors.base import FetchError
 from connectors.base import FetchResult
@@ -158,6 +160,69 @@ def test_a_parser_that_never_returns_is_killed_at_the_deadline() -> None:
         call(time.sleep, 60, url="http://x/feed", limits=QUICK)
     assert info.value.error_class == "parse_timeout"
     assert time.monotonic() - started < 10
+
+
+def stall_in_a_named_place() -> None:
+    time.sleep(60)
+
+
+def test_a_parser_stopped_at_the_deadline_prints_where_it_was(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(ConnectorError) as info:
+        call(stall_in_a_named_place, url="http://x/feed", limits=QUICK)
+    assert info.value.error_class == "parse_timeout"
+    err = capfd.readouterr().err  # the worker's stderr is the parent's
+    assert "Fatal Python error: Aborted" in err
+    assert "in stall_in_a_named_place" in err
+
+
+def busy(parent: workers.Parent) -> NoReturn:
+    """Work, as workers.Pool runs it, that never ends."""
+    time.sleep(60)
+    raise AssertionError("unreachable")
+
+
+def test_a_worker_that_does_not_take_its_document_is_not_waited_for() -> None:
+    pool = Pool(FORK_GUARD.forking)
+    try:
+        with pytest.raises(workers.TimedOut), pool.worker(QUICK.max_memory) as worker:
+            worker.send(("run", (busy, ())))
+            # Busy with that, it reads nothing more: a document larger than the pipe
+            # holds can only wait, and waits until its deadline.
+            started = time.monotonic()
+            worker.send(("run", (echo, (b"x" * 4 * 1024 * 1024,))), started + 0.5)
+        assert 0.5 <= time.monotonic() - started < 5
+        assert pool.pids() == []  # dropped when the send failed
+    finally:
+        pool.close()
+
+
+class _FinalizedIn:
+    """Cyclic garbage that writes which process finalized it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.cycle = path, self
+
+    def __del__(self) -> None:
+        with self.path.open("a") as out:
+            out.write(f"{os.getpid()}\n")
+
+
+def test_a_worker_never_finalizes_what_its_parent_left_to_collect(
+    tmp_path: Path,
+) -> None:
+    record = tmp_path / "finalized"
+    pool = Pool(FORK_GUARD.forking)
+    gc.disable()  # the garbage waits for a collection: the parent's, not the worker's
+    try:
+        _FinalizedIn(record)
+        assert call(gc.collect, url="x", limits=QUICK, pool=pool) >= 0
+    finally:
+        gc.enable()
+        pool.close()
+    gc.collect()
+    assert record.read_text().split() == [str(os.getpid())]
 
 
 def test_a_parser_that_bloats_hits_the_memory_cap() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import ssl
 import threading
@@ -239,20 +240,57 @@ def test_the_deadline_cuts_a_reused_connection() -> None:
         assert len(closed) == 1  # it was the reused connection that was cut
 
 
+@contextlib.contextmanager
+def held_by_another_thread(
+    lock: contextlib.AbstractContextManager[object],
+) -> Iterator[None]:
+    taken, done = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with lock:
+            taken.set()
+            done.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert taken.wait(5)
+    try:
+        yield
+    finally:
+        done.set()
+        holder.join()
+
+
+def reaped_within(pid: int, seconds: float) -> bool:
+    """Whether child ``pid`` ended by itself within ``seconds``; killed if not."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if os.waitpid(pid, os.WNOHANG)[0]:
+            return True
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    return False
+
+
 def test_a_forked_child_drops_its_copies_of_open_connections() -> None:
     connections = Connections()
     with raw_keepalive(lambda *request: OK) as (url, closed):
         fetch(make_http(), url, policy=LOOPBACK, connections=connections)
-        pid = os.fork()
-        if pid == 0:  # the child outlives the parent's close by seconds
-            time.sleep(3)
-            os._exit(0)
+        # Forked while another thread holds the pools' lock: the child must not wait
+        # for it (its copy stays taken forever).
+        with held_by_another_thread(connections.manager.pools.lock):
+            pid = os.fork()
+            if pid == 0:  # the child outlives the parent's close by seconds
+                time.sleep(3)
+                os._exit(0)
         try:
             connections.close()
             # Had the child kept its copy, the server would see no end until it exits.
             assert closed[0].wait(1.5)
         finally:
-            os.waitpid(pid, 0)
+            exited = reaped_within(pid, 10)
+        assert exited
 
 
 # --- the harvester ------------------------------------------------------------------
