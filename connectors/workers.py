@@ -233,8 +233,11 @@ class Pool:
                 generation = self._generation
                 inherited = [fd for w in self._live for fd in (w.requests, w.answers)]
             # The objects alive now are frozen out of the worker's collector: it
-            # never runs their finalizers (a pooled connection's, a socket's),
-            # which could wait on a lock another thread held at the fork.
+            # never runs their finalizers, which could wait on a lock another
+            # thread held at the fork. (It did: a test process's garbage held
+            # SQLite connections of earlier engines; the worker's collection
+            # closed one, and sqlite3_close waited for SQLite's mutex, which the
+            # writing thread held at the fork. The parse hung till its deadline.)
             gc.freeze()
             try:
                 pid = os.fork()
