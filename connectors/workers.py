@@ -50,7 +50,9 @@ MAX_DOCUMENTS = 200
 # most that much of ECOOP_PARSE_MAX_MB is lost to earlier documents, and four
 # fetch threads' workers keep at most 256 MB more than they started with.
 MAX_GROWTH = 64 * 1024 * 1024
-ABORT_GRACE = 1.0  # seconds a timed-out worker has to print its stack and end
+# Seconds a timed-out worker has to print its stacks and end: it ends milliseconds
+# after SIGABRT, unless the machine is starved (it runs at nice 10) or it cannot run.
+ABORT_GRACE = 5.0
 
 Message = tuple[str, Any]
 
