@@ -260,24 +260,30 @@ class Harvester:
     # --- stages --------------------------------------------------------------------
 
     def _start(self, db: Session, sources: list[Source], force: bool) -> list[Job]:
-        """A running HarvestRun and a Job for each source (one flush for all)."""
-        runs = [
-            HarvestRun(
-                source_id=source.id,
-                started_at=self.clock(),
-                status="running",
-                owner=self.owner,
-            )
-            for source in sources
-        ]
-        db.add_all(runs)
-        db.flush()
+        """A running HarvestRun and a Job for each source: one INSERT for all, its
+        rows as parameters, not objects (an unchanged harvest is mostly such
+        bookkeeping: 40 run objects and their flush took ~4 ms of a ~100 ms run)."""
+        if not sources:
+            return []
+        insert = sa.insert(HarvestRun)
+        run_ids = db.scalars(
+            insert.returning(HarvestRun.id, sort_by_parameter_order=True),
+            [
+                {
+                    "source_id": source.id,
+                    "started_at": self.clock(),
+                    "status": "running",
+                    "owner": self.owner,
+                }
+                for source in sources
+            ],
+        ).all()
         return [
-            self._job(source, run, force)
-            for source, run in zip(sources, runs, strict=True)
+            self._job(source, run_id, force)
+            for source, run_id in zip(sources, run_ids, strict=True)
         ]
 
-    def _job(self, source: Source, run: HarvestRun, force: bool) -> Job:
+    def _job(self, source: Source, run_id: int, force: bool) -> Job:
         # A crawler's or a paged feed's first document may be unchanged while the
         # pages it leads to are not: those always read it.
         whole = hasattr(connectors.get_connector(source.type), "crawl") or bool(
@@ -285,7 +291,7 @@ class Harvester:
         )
         return Job(
             source_id=source.id,
-            run_id=run.id,
+            run_id=run_id,
             spec=SourceSpec(
                 key=source.key,
                 cluster=source.cluster.slug,
