@@ -171,17 +171,17 @@ def _record_items(
         listed.update(profile.guid for profile in batch.profiles)
         failed += batch.failed
     versions.regroup(db, source.id, regroup)
-    withdrawn = index.withdraw(db, source, outcome.document.deleted, now)
+    withdrawn = index.withdraw(db, source, document.deleted, now)
     # a company profile's tombstone withdraws the profile, never the firm's offers
     withdrawn += index.withdraw_profiles(db, source, now, guids=document.deleted)
-    if outcome.document.finished:  # explicit: the feed will never update again
+    if document.finished:  # explicit: the feed will never update again
         withdrawn += index.withdraw_all(db, source, now)
         withdrawn += index.withdraw_profiles(db, source, now, keep=set())
         run.warning = "the feed says it is finished (expired); its offers withdrawn"
     kept = len(document.kept)
     total = counts.total + profiles.total + kept + failed
     # What the document says wins (a crawler that lost pages says False); else YAML.
-    declared = outcome.document.complete
+    declared = document.complete
     complete = bool(source.options.get("complete")) if declared is None else declared
     if complete:
         warning = _insane(db, source, total, now)
