@@ -9,6 +9,7 @@ bytes. Never run by pytest.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
 import random
 import resource
@@ -26,6 +27,7 @@ from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler
 from http.server import ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 import feedparser
@@ -41,6 +43,7 @@ from connectors.http import make_http  # noqa: E402
 from connectors.netguard import NetworkPolicy  # noqa: E402
 from hub import db as hub_db  # noqa: E402
 from hub import index  # noqa: E402
+from hub import scheduler  # noqa: E402
 from hub.harvest import Harvester  # noqa: E402
 from hub.models import Offer  # noqa: E402
 from hub.registry import load  # noqa: E402
@@ -165,6 +168,11 @@ def main() -> None:
     parser.add_argument(
         "--max-mb", type=int, default=10, help="fetch size cap (a 100k-offer feed: 120)"
     )
+    parser.add_argument(
+        "--phases",
+        action="store_true",
+        help="time the unchanged runs' bookkeeping: claim, _start, _write_together",
+    )
     args = parser.parse_args()
 
     rng = random.Random(42)
@@ -220,10 +228,16 @@ def main() -> None:
     # of a hub whose feeds rarely change (the median of the next four).
     unchanged_s = []
     written = offers_state(sessions)
-    for _ in range(UNCHANGED_RUNS):
-        started = time.perf_counter()
-        conditional = harvester.run(due_only=False, keys=keys)
-        unchanged_s.append(time.perf_counter() - started)
+    phases: dict[str, float] = {}
+    with contextlib.ExitStack() as timing:
+        if args.phases:
+            timing.enter_context(timed(scheduler, "claim", phases))
+            timing.enter_context(timed(Harvester, "_start", phases))
+            timing.enter_context(timed(Harvester, "_write_together", phases))
+        for _ in range(UNCHANGED_RUNS):
+            started = time.perf_counter()
+            conditional = harvester.run(due_only=False, keys=keys)
+            unchanged_s.append(time.perf_counter() - started)
     conditional_s, steady_s = unchanged_s[0], statistics.median(unchanged_s[1:])
     assert offers_state(sessions) == written, "an unchanged harvest wrote offers"
     started = time.perf_counter()
@@ -276,10 +290,31 @@ def main() -> None:
         f"unchanged / first harvest: {conditional_s / first_s:.1%} the first time, "
         f"{steady_s / first_s:.1%} the median of the next (target <= 3%)"
     )
+    for phase, seconds in phases.items():
+        print(f"  unchanged run, {phase}: {seconds / UNCHANGED_RUNS * 1000:.1f} ms")
     statuses = {r.status for r in conditional}
     print(f"statuses of the unchanged harvest: {sorted(statuses)}")
     server.terminate()
     shutil.rmtree(corpus)
+
+
+@contextlib.contextmanager
+def timed(owner: object, name: str, totals: dict[str, float]) -> Iterator[None]:
+    """Add the time of each call of ``owner.name`` to ``totals[name]`` meanwhile."""
+    original = getattr(owner, name)
+
+    def timing(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            totals[name] = totals.get(name, 0.0) + time.perf_counter() - started
+
+    setattr(owner, name, timing)
+    try:
+        yield
+    finally:
+        setattr(owner, name, original)
 
 
 def cpu_seconds() -> tuple[float, float]:
