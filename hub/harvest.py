@@ -262,7 +262,7 @@ class Harvester:
     def _start(self, db: Session, sources: list[Source], force: bool) -> list[Job]:
         """A running HarvestRun and a Job for each source: one INSERT for all, its
         rows as parameters, not objects (an unchanged harvest is mostly such
-        bookkeeping: 40 run objects and their flush took ~4 ms of a ~100 ms run)."""
+        bookkeeping; `bench/harvest.py --phases`, 40 sources: 5.4-7.5 -> 4.3-5.7 ms)."""
         if not sources:
             return []
         insert = sa.insert(HarvestRun)
