@@ -132,14 +132,8 @@ class Harvester:
         """Stop the parsing workers (connectors.bounded.WORKERS) once the harvests
         are over; the next harvest forks new ones. Left alone, they would wait
         their idle time (connectors.workers.IDLE)."""
-        self._close_connections()
+        self.connections.close()
         bounded.WORKERS.close()
-
-    def _close_connections(self) -> None:
-        # Under the fork guard, as fetches are: a child forked meanwhile closes its
-        # copies of them (connectors.transport) and takes the same locks.
-        with FORK_GUARD.using():
-            self.connections.close()
 
     def __enter__(self) -> Harvester:
         return self
@@ -254,7 +248,7 @@ class Harvester:
         # Kept open between runs, they would be held idle for minutes, after the
         # member site closed its end. A run in progress meanwhile loses nothing:
         # its connections in use are closed when they come back.
-        self._close_connections()
+        self.connections.close()
         return sorted(summaries, key=lambda s: s.source)
 
     # --- stages --------------------------------------------------------------------
@@ -262,7 +256,8 @@ class Harvester:
     def _start(self, db: Session, sources: list[Source], force: bool) -> list[Job]:
         """A running HarvestRun and a Job for each source: one INSERT for all, its
         rows as parameters, not objects (an unchanged harvest is mostly such
-        bookkeeping; `bench/harvest.py --phases`, 40 sources: 5.4-7.5 -> 4.3-5.7 ms)."""
+        bookkeeping; ``bench/harvest.py --phases``, 40 sources: 5.4-7.5 -> 4.3-5.7
+        ms)."""
         if not sources:
             return []
         insert = sa.insert(HarvestRun)
