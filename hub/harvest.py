@@ -17,15 +17,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import queue
 import random
 import threading
 import time
 from collections.abc import Callable
 from collections.abc import Mapping
-from concurrent.futures import FIRST_COMPLETED
-from concurrent.futures import Future
 from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import wait
 from contextlib import AbstractContextManager
 from datetime import datetime
 from datetime import timedelta
@@ -89,8 +87,8 @@ class Harvester:
     """Harvests sources claimed from the index.
 
     The same object runs in the web process, in ``ecoop worker`` and in
-    ``ecoop harvest``. ``pool_size`` fetches run at once, at most ``per_host`` of them
-    on one host.
+    ``ecoop harvest``. ``pool_size`` sources are harvested at once, at most
+    ``per_host`` of one host (``_lanes``).
     """
 
     def __init__(
@@ -209,30 +207,32 @@ class Harvester:
             db.commit()
             metrics.sources_claimed(self.sessions, [job.spec.key for job in jobs])
             summaries = []
+            lanes = self._lanes(jobs)
+            done: queue.SimpleQueue[Outcome | BaseException] = queue.SimpleQueue()
             with ThreadPoolExecutor(max_workers=max(1, self.pool_size)) as pool:
-                pending = {
-                    pool.submit(logs.in_context(self._fetch, **job.log_fields), job)
-                    for job in jobs
-                }
+                for lane in lanes:
+                    pool.submit(self._fetch_lane, lane, done.put)
                 # Outcomes with no offers to write (a 304, the same bytes, an error)
                 # wait to be written together: an unchanged harvest is mostly these.
                 light: list[Outcome] = []
-                oldest = 0.0
-                while pending or light:
-                    done: set[Future[Outcome]] = set()
-                    if pending:
-                        timeout = LIGHT_WAIT if light else None
-                        done, pending = wait(pending, timeout, FIRST_COMPLETED)
+                oldest, left = 0.0, len(jobs)
+                while left or light:
+                    arrived = []
+                    if left:
+                        wait_s = (
+                            oldest + LIGHT_WAIT - time.monotonic() if light else None
+                        )
+                        arrived = _take(done, wait_s, left)
+                        left -= len(arrived)
                     written = []
-                    for future in done:
-                        outcome = future.result()
+                    for outcome in arrived:
                         if outcome.document is not None:
                             written.append(self._write_closing(db, outcome))
                             continue
                         oldest = oldest if light else time.monotonic()
                         light.append(outcome)
                     if light and (
-                        not pending
+                        not left
                         or len(light) >= LIGHT_BATCH
                         or time.monotonic() - oldest >= LIGHT_WAIT
                     ):
@@ -250,6 +250,28 @@ class Harvester:
         # its connections in use are closed when they come back.
         self.connections.close()
         return sorted(summaries, key=lambda s: s.source)
+
+    def _lanes(self, jobs: list[Job]) -> list[list[Job]]:
+        """The jobs in at most ``per_host`` lanes per host, in their order. A lane's
+        fetches run one after another on one pool thread: a host with many sources
+        holds one thread per lane, not every thread of the pool waiting for its turn
+        (the other hosts' jobs queued behind them), and its fetches follow each
+        other with no handoff between threads."""
+        lanes: dict[tuple[str, int], list[Job]] = {}
+        counts: dict[str, int] = {}
+        for job in jobs:
+            host = _host(job.spec.url)
+            n = counts[host] = counts.get(host, -1) + 1
+            lanes.setdefault((host, n % max(1, self.per_host)), []).append(job)
+        return list(lanes.values())
+
+    def _fetch_lane(self, lane: list[Job], put: Callable[[Any], None]) -> None:
+        for job in lane:
+            try:
+                put(logs.in_context(self._fetch, **job.log_fields)(job))
+            except BaseException as e:  # _fetch turns every Exception into data
+                put(e)
+                raise
 
     # --- stages --------------------------------------------------------------------
 
@@ -553,7 +575,7 @@ class Harvester:
             )
 
     def _host_slot(self, url: str) -> AbstractContextManager[object]:
-        host = (urlsplit(url).hostname or "").lower()
+        host = _host(url)
         with self._hosts_lock:
             if host not in self._hosts:
                 self._hosts[host] = threading.BoundedSemaphore(self.per_host)
@@ -612,6 +634,29 @@ def _prepared(
     has a copy of the run's, which comes back)."""
     prepare(spec, document.items, now, seen, emit)
     return dataclasses.replace(document, items=[]), seen
+
+
+def _host(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
+
+
+def _take(
+    done: queue.SimpleQueue[Outcome | BaseException], wait_s: float | None, most: int
+) -> list[Outcome]:
+    """The outcomes ``done`` has: the first waited for up to ``wait_s`` seconds
+    (None: until there is one), the rest as they are; an exception a lane let
+    through is raised here."""
+    taken: list[Outcome | BaseException] = []
+    try:
+        taken.append(done.get(timeout=None if wait_s is None else max(0.0, wait_s)))
+        while len(taken) < most:
+            taken.append(done.get_nowait())
+    except queue.Empty:
+        pass
+    for item in taken:
+        if isinstance(item, BaseException):
+            raise item
+    return taken  # type: ignore[return-value]
 
 
 def _lease_lost(job: Job) -> RunSummary:

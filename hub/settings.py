@@ -170,7 +170,10 @@ SETTINGS: tuple[Setting, ...] = (
         "ECOOP_POOL_SIZE", 4, "Sources fetched at once by one process.", _positive(int)
     ),
     Setting(
-        "ECOOP_PER_HOST", 1, "Fetches at once to one host, per process.", _positive(int)
+        "ECOOP_PER_HOST",
+        1,
+        "Sources of one host harvested at once (its lanes), per process.",
+        _positive(int),
     ),
     Setting(
         "ECOOP_PAGE_CACHE_SECONDS",

@@ -49,7 +49,7 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="session")
 def httpserver_listen_address() -> tuple[str, int]:
-    """pytest-httpserver binds 127.0.0.1 (the only host pytest-socket allows)."""
+    """pytest-httpserver binds 127.0.0.1 (pytest-socket allows it and 127.0.0.2)."""
     return ("127.0.0.1", 0)
 
 

@@ -25,6 +25,7 @@ import connectors
 from connectors.base import ParsedDocument
 from connectors.base import RawItem
 from connectors.http import make_http
+from connectors.netguard import NetworkPolicy
 from hub import index
 from hub import scheduler
 from hub import search_segments
@@ -326,6 +327,51 @@ def test_fetches_to_one_host_respect_the_per_host_limit(
     )
     assert [r.status for r in harvester.run(due_only=False)] == ["ok"] * 4
     assert peak == per_host
+
+
+def test_a_host_with_many_sources_does_not_hold_back_the_other_hosts(
+    threaded_server: HTTPServer,
+    register: Callable[..., None],
+    sessions: sessionmaker[Session],
+    clock: Clock,
+) -> None:
+    """One slow host's four sources take one pool thread, one after another; the
+    other host's source is fetched meanwhile, not after the pool's threads have
+    all waited their turn at the slow host."""
+    slow = threaded_server
+    fast = HTTPServer(host="127.0.0.2", port=0)
+    fast.start()
+    arrivals: list[tuple[str, float]] = []
+
+    def handler(name: str, delay: float) -> Callable[[Request], Response]:
+        def respond(request: Request) -> Response:
+            arrivals.append((name, time.monotonic()))
+            time.sleep(delay)
+            return Response(rss((name, name)))
+
+        return respond
+
+    slow.expect_request("/feed").respond_with_handler(handler("slow", 0.5))
+    fast.expect_request("/feed").respond_with_handler(handler("fast", 0.0))
+    try:
+        # Claimed in key order: the slow host's four first, the other host last.
+        sources = {f"s{i}": slow.url_for(f"/feed?i={i}") for i in range(4)}
+        register({**sources, "t": fast.url_for("/feed")})
+        harvester = Harvester(
+            sessions,
+            make_http(),
+            clock=clock,
+            policy=NetworkPolicy(allow=("127.0.0.1/32", "127.0.0.2/32")),
+            pool_size=2,
+            per_host=1,
+            jitter=lambda: 0.0,
+        )
+        assert [r.status for r in harvester.run(due_only=False)] == ["ok"] * 5
+    finally:
+        fast.clear()
+        fast.stop()
+    order = [name for name, _ in sorted(arrivals, key=lambda a: a[1])]
+    assert order[:2] == ["slow", "fast"], order
 
 
 def test_registry_edits_apply_at_the_next_tick(
