@@ -22,6 +22,7 @@ import requests
 import urllib3.exceptions
 from requests.cookies import RequestsCookieJar
 from requests.cookies import extract_cookies_to_jar
+from requests.structures import CaseInsensitiveDict
 from requests.utils import requote_uri
 
 from connectors import netguard
@@ -94,10 +95,10 @@ def fetch(
     Each hop's scheme and address are checked against ``policy`` (default: public
     addresses only) and the connection goes to the checked address. Redirects are
     followed here, at most MAX_REDIRECTS. Session headers (User-Agent), ``verify``
-    and ``cert`` apply; cookies live for one fetch. A connection left open by an
-    earlier fetch through ``connections`` to the same checked address is reused,
-    and this fetch's is left there when its response was read to the end (none is
-    kept without ``connections``).
+    and ``cert`` apply, not its cookies, auth or params; cookies live for one
+    fetch. A connection left open by an earlier fetch through ``connections`` to
+    the same checked address is reused, and this fetch's is left there when its
+    response was read to the end (none is kept without ``connections``).
 
     Raises:
         FetchError: with class ``timeout``, ``too_large``, ``blocked_destination``,
@@ -153,9 +154,7 @@ def _open(
 ) -> requests.Response:
     """Send one hop to its checked addresses in turn (on connect failure only)."""
     headers, jar = state
-    request = session.prepare_request(
-        requests.Request("GET", url, headers=headers, cookies=jar)
-    )
+    request = _prepare(session, url, headers, jar)
     assert request.url is not None
     destination = netguard.check_url(request.url, policy)
     # The pool connects to an address, so http.client would name the address.
@@ -171,6 +170,23 @@ def _open(
         extract_cookies_to_jar(jar, request, response.raw)
         return response
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _prepare(
+    session: requests.Session, url: str, headers: dict[str, str], jar: RequestsCookieJar
+) -> requests.PreparedRequest:
+    """A GET of ``url`` with the session's headers under ``headers`` and the fetch's
+    cookies: what ``session.prepare_request`` makes of it (the hub's sessions have
+    no cookies, auth or params of their own) at half its cost, which is spent on
+    merging settings this fetch does not have (~130 -> ~60 us; of a 304 from a
+    kept-alive connection, ~0.9 ms)."""
+    merged = CaseInsensitiveDict(session.headers)
+    merged.update(headers)
+    request = requests.PreparedRequest()
+    request.prepare(
+        method="GET", url=url, headers=merged, cookies=jar, hooks=session.hooks
+    )
+    return request
 
 
 def _send(

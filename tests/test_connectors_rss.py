@@ -218,6 +218,30 @@ def test_fetch_follows_at_most_five_redirects(httpserver: HTTPServer) -> None:
     assert result.url.endswith("/r6") and result.body == RSS_BODY
 
 
+def test_a_cookie_set_by_a_redirect_goes_with_its_next_hops_only(
+    httpserver: HTTPServer,
+) -> None:
+    """A member site that sets a session cookie on its redirect (a consent or
+    load-balancer cookie) gets it back on the next hop; the next fetch starts with
+    none."""
+    cookies: list[str | None] = []
+
+    def feed(request: Request) -> Response:
+        cookies.append(request.headers.get("Cookie"))
+        return Response(RSS_BODY)
+
+    httpserver.expect_request("/start").respond_with_data(
+        "", status=302, headers={"Location": "/feed", "Set-Cookie": "lb=node2; Path=/"}
+    )
+    httpserver.expect_request("/feed").respond_with_handler(feed)
+    http = make_http()
+    first = fetch(http, httpserver.url_for("/start"), policy=LOOPBACK)
+    fetch(http, httpserver.url_for("/feed"), policy=LOOPBACK)
+    assert first.body == RSS_BODY
+    assert cookies == ["lb=node2", None]
+    assert not http.cookies  # the session keeps none
+
+
 def test_fetch_caps_the_decompressed_body(httpserver: HTTPServer) -> None:
     bomb = gzip.compress(b" " * 3_000_000)  # 3 kB on the wire, 3 MB decoded
     httpserver.expect_request("/bomb").respond_with_data(
