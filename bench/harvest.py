@@ -275,7 +275,7 @@ def main() -> None:
         (f"floor: lxml parse, best of {FLOOR_RUNS}", lxml_s),
     ]
     for label, seconds in rows:
-        print(f"{label:<50} {seconds:8.2f} s {total / seconds:>10,.0f} offers/s")
+        print(f"{label:<50} {seconds:8.3f} s {total / seconds:>10,.0f} offers/s")
     print(
         f"first harvest's offers/s / feedparser's: {feedparser_s / first_s:.2f}x "
         "(target >= 2x); "

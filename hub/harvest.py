@@ -14,7 +14,9 @@ offers already harvested.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import hashlib
 import logging
 import queue
@@ -22,6 +24,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from collections.abc import Iterator
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
@@ -211,7 +214,7 @@ class Harvester:
             done: queue.SimpleQueue[Outcome | BaseException] = queue.SimpleQueue()
             with ThreadPoolExecutor(max_workers=max(1, self.pool_size)) as pool:
                 for lane in lanes:
-                    pool.submit(self._fetch_lane, lane, done.put)
+                    pool.submit(self._lane, lane, pool, done.put)
                 # Outcomes with no offers to write (a 304, the same bytes, an error)
                 # wait to be written together: an unchanged harvest is mostly these.
                 light: list[Outcome] = []
@@ -252,11 +255,10 @@ class Harvester:
         return sorted(summaries, key=lambda s: s.source)
 
     def _lanes(self, jobs: list[Job]) -> list[list[Job]]:
-        """The jobs in at most ``per_host`` lanes per host, in their order. A lane's
-        fetches run one after another on one pool thread: a host with many sources
-        holds one thread per lane, not every thread of the pool waiting for its turn
-        (the other hosts' jobs queued behind them), and its fetches follow each
-        other with no handoff between threads."""
+        """The jobs dealt into at most ``per_host`` lanes per host, in their order.
+        A lane's fetches follow each other (``_lane``): a host with many sources
+        holds one pool thread per lane, never the whole pool waiting for its turn
+        while other hosts' jobs queue behind."""
         lanes: dict[tuple[str, int], list[Job]] = {}
         counts: dict[str, int] = {}
         for job in jobs:
@@ -265,13 +267,29 @@ class Harvester:
             lanes.setdefault((host, n % max(1, self.per_host)), []).append(job)
         return list(lanes.values())
 
-    def _fetch_lane(self, lane: list[Job], put: Callable[[Any], None]) -> None:
-        for job in lane:
-            try:
-                put(logs.in_context(self._fetch, **job.log_fields)(job))
-            except BaseException as e:  # _fetch turns every Exception into data
-                put(e)
-                raise
+    def _lane(
+        self, lane: list[Job], pool: ThreadPoolExecutor, put: Callable[[Any], None]
+    ) -> None:
+        """Fetch the lane's jobs one after another on this thread, and ``put`` each
+        outcome. A new body to read hands the rest of the lane on to the pool
+        first: the next fetch waits for a free thread, not for this read, so one
+        host's documents are parsed at once up to the pool's size while its
+        fetches stay one at a time. Unchanged sources (a 304, the same bytes) just
+        follow each other here, with no handoff between threads."""
+        try:
+            for i, job in enumerate(lane):
+                with logs.context(**job.log_fields):
+                    outcome, read = self._get(job)
+                    if read is None:
+                        put(outcome)
+                        continue
+                    if i + 1 < len(lane):
+                        pool.submit(self._lane, lane[i + 1 :], pool, put)
+                    put(read())
+                    return
+        except BaseException as e:  # _get and read turn every Exception into data
+            put(e)
+            raise
 
     # --- stages --------------------------------------------------------------------
 
@@ -340,9 +358,15 @@ class Harvester:
 
     def _fetch(self, job: Job) -> Outcome:
         """Fetch, parse and normalise one source. Runs in a pool thread: no database."""
+        outcome, read = self._get(job)
+        return outcome if read is None else read()
+
+    def _get(self, job: Job) -> tuple[Outcome, Callable[[], Outcome] | None]:
+        """Fetch one source; its outcome, and how to read the body when it is new
+        (None: nothing to read; a 304, the same bytes, an error)."""
         outcome = Outcome(job)
         connector = connectors.get_connector(job.spec.type)
-        try:
+        with _failures(outcome):
             if getattr(connector, "scrapes", False):  # pages, not a feed: RFC 9309
                 verdict = self.robots.check(job.spec.url)
                 if not verdict.allowed:
@@ -358,29 +382,30 @@ class Harvester:
                     connections=self.connections,
                 )
             if outcome.result.not_modified:
-                return outcome
+                return outcome, None
             outcome.body_hash = hashlib.sha256(outcome.result.body).hexdigest()
             if outcome.body_hash == job.body_hash:
-                return outcome
-            # Parsed and prepared in a parsing worker (a deadline and a memory cap
-            # that hold), which hands its batches to the outcome's spool.
+                return outcome, None
+            return outcome, functools.partial(self._read, connector, outcome)
+        return outcome, None
+
+    def _read(self, connector: Any, outcome: Outcome) -> Outcome:
+        """Parse and normalise a fetched body (and the pages it leads to) in a
+        parsing worker (a deadline and a memory cap that hold), which hands its
+        batches to the outcome's spool."""
+        job, result = outcome.job, outcome.result
+        assert result is not None
+        with _failures(outcome):
             outcome.spool = Spool()
             run = _Run(job.spec, self.clock(), outcome.spool)
             if hasattr(connector, "crawl"):
-                outcome.document = self._crawl(connector, job, outcome.result, run)
+                outcome.document = self._crawl(connector, job, result, run)
             else:
                 outcome.document = paging.follow(
                     job.spec.url,
-                    self._parse(connector, outcome.result, run),
+                    self._parse(connector, result, run),
                     self._page_reader(connector, job, run),
                 )
-        except ConnectorError as e:
-            outcome.error = e
-        except Exception as e:  # a bug or a library crash must not stop other sources
-            log.exception("harvest of %s crashed", job.spec.key)
-            outcome.error = ConnectorError(
-                job.spec.url, f"internal error: {type(e).__name__}: {e}", "internal"
-            )
         return outcome
 
     def _write_closing(self, db: Session, outcome: Outcome) -> RunSummary:
@@ -634,6 +659,23 @@ def _prepared(
     has a copy of the run's, which comes back)."""
     prepare(spec, document.items, now, seen, emit)
     return dataclasses.replace(document, items=[]), seen
+
+
+@contextlib.contextmanager
+def _failures(outcome: Outcome) -> Iterator[None]:
+    """A failure in the block becomes the outcome's error: it never escapes to stop
+    other sources."""
+    try:
+        yield
+    except ConnectorError as e:
+        outcome.error = e
+    except Exception as e:  # a bug or a library crash must not stop other sources
+        log.exception("harvest of %s crashed", outcome.job.spec.key)
+        outcome.error = ConnectorError(
+            outcome.job.spec.url,
+            f"internal error: {type(e).__name__}: {e}",
+            "internal",
+        )
 
 
 def _host(url: str) -> str:

@@ -544,8 +544,7 @@ def test_the_fetch_threads_parsing_at_once_each_get_their_own_worker(
         clock=clock,
         policy=LOOPBACK,
         parse_limits=limits,
-        pool_size=4,
-        per_host=4,  # four lanes: the four sources are one host's
+        pool_size=4,  # one host's four sources: fetched in turn, parsed at once
     ) as harvester:
         runs = harvester.run(due_only=False)
         assert [(r.status, r.new) for r in runs] == [("ok", 1)] * 4
