@@ -19,10 +19,8 @@ import dataclasses
 import functools
 import hashlib
 import logging
-import queue
 import random
 import threading
-import time
 from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Mapping
@@ -67,6 +65,7 @@ from hub import metrics
 from hub import recording
 from hub import scheduler
 from hub import search_segments
+from hub.arrivals import Arrivals
 from hub.models import HarvestRun
 from hub.models import Source
 from hub.prepared import Spool
@@ -78,11 +77,8 @@ from hub.registry import Registry
 
 log = logging.getLogger(__name__)
 
-# A complete feed that shrinks below this share of its last size withdraws nothing.
+# Runs older than the history kept are deleted at most this often (_prune).
 PRUNE_EVERY = timedelta(hours=1)
-# Runs with no offers to write are recorded together, at most this many, at most
-# this long (seconds) after the first of them finished (Harvester.run).
-LIGHT_BATCH, LIGHT_WAIT = 100, 1.0
 ROBOTS_AGENT = "ecoop-hub"  # the product token robots.txt groups match (RFC 9309)
 
 
@@ -210,41 +206,19 @@ class Harvester:
             db.commit()
             metrics.sources_claimed(self.sessions, [job.spec.key for job in jobs])
             summaries = []
-            lanes = self._lanes(jobs)
-            done: queue.SimpleQueue[Outcome | BaseException] = queue.SimpleQueue()
+            arrivals = Arrivals(len(jobs))
             with ThreadPoolExecutor(max_workers=max(1, self.pool_size)) as pool:
-                for lane in lanes:
-                    pool.submit(self._lane, lane, pool, done.put)
-                # Outcomes with no offers to write (a 304, the same bytes, an error)
-                # wait to be written together: an unchanged harvest is mostly these.
-                light: list[Outcome] = []
-                oldest, left = 0.0, len(jobs)
-                while left or light:
-                    arrived = []
-                    if left:
-                        wait_s = (
-                            oldest + LIGHT_WAIT - time.monotonic() if light else None
-                        )
-                        arrived = _take(done, wait_s, left)
-                        left -= len(arrived)
-                    written = []
-                    for outcome in arrived:
-                        if outcome.document is not None:
-                            written.append(self._write_closing(db, outcome))
-                            continue
-                        oldest = oldest if light else time.monotonic()
-                        light.append(outcome)
-                    if light and (
-                        not left
-                        or len(light) >= LIGHT_BATCH
-                        or time.monotonic() - oldest >= LIGHT_WAIT
-                    ):
+                for lane in self._lanes(jobs):
+                    pool.submit(self._lane, lane, pool, arrivals.put)
+                while arrivals.left:
+                    heavy, light = arrivals.take()
+                    written = [self._write_closing(db, outcome) for outcome in heavy]
+                    if light:
                         try:
                             written += self._write_together(db, light)
                         finally:
                             for outcome in light:
                                 outcome.close()
-                        light = []
                     for summary in written:
                         metrics.run_finished(self.sessions, summary)
                     summaries += written
@@ -680,25 +654,6 @@ def _failures(outcome: Outcome) -> Iterator[None]:
 
 def _host(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
-
-
-def _take(
-    done: queue.SimpleQueue[Outcome | BaseException], wait_s: float | None, most: int
-) -> list[Outcome]:
-    """The outcomes ``done`` has: the first waited for up to ``wait_s`` seconds
-    (None: until there is one), the rest as they are; an exception a lane let
-    through is raised here."""
-    taken: list[Outcome | BaseException] = []
-    try:
-        taken.append(done.get(timeout=None if wait_s is None else max(0.0, wait_s)))
-        while len(taken) < most:
-            taken.append(done.get_nowait())
-    except queue.Empty:
-        pass
-    for item in taken:
-        if isinstance(item, BaseException):
-            raise item
-    return taken  # type: ignore[return-value]
 
 
 def _lease_lost(job: Job) -> RunSummary:

@@ -18,7 +18,7 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
-from hub import harvest
+from hub import arrivals
 from hub import index
 from hub import recording
 from hub.harvest import Harvester
@@ -74,7 +74,7 @@ def test_an_unchanged_harvest_records_its_runs_in_one_transaction(
     clock: Clock,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(harvest, "LIGHT_WAIT", 60.0)  # however slow the machine
+    monkeypatch.setattr(arrivals, "LIGHT_WAIT", 60.0)  # however slow the machine
     engine = harvested.kw["bind"]
     commits: list[object] = []
 
@@ -107,7 +107,7 @@ def test_offers_missing_already_count_one_more_absence_when_written_together(
 ) -> None:
     """A 304 of a complete feed counts its missing offers as missing once more;
     the unchanged sources with none are looked up in one SELECT, not one each."""
-    monkeypatch.setattr(harvest, "LIGHT_WAIT", 60.0)
+    monkeypatch.setattr(arrivals, "LIGHT_WAIT", 60.0)
     with harvested() as db:
         b = db.scalar(sa.select(Source).where(Source.key == "metal/b"))
         assert b is not None
