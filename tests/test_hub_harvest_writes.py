@@ -77,18 +77,26 @@ def test_an_unchanged_harvest_records_its_runs_in_one_transaction(
     monkeypatch.setattr(arrivals, "LIGHT_WAIT", 60.0)  # however slow the machine
     engine = harvested.kw["bind"]
     commits: list[object] = []
+    inserts: list[str] = []
 
     def count(connection: object) -> None:
         commits.append(connection)
 
+    def record(_c: object, _cu: object, statement: str, *_: object) -> None:
+        if statement.startswith("INSERT INTO harvest_runs"):
+            inserts.append(statement)
+
     sa.event.listen(engine, "commit", count)
+    sa.event.listen(engine, "before_cursor_execute", record)
     try:
         summaries = harvester.run(due_only=False)
     finally:
         sa.event.remove(engine, "commit", count)
+        sa.event.remove(engine, "before_cursor_execute", record)
     assert [s.status for s in summaries] == ["not_modified"] * len(NAMES)
-    # Claiming, starting the runs, then one transaction for the five runs.
+    # Claiming, starting the runs (one INSERT), then one transaction for the five.
     assert len(commits) == 3
+    assert len(inserts) == 1
     runs = latest_runs(harvested)
     assert {r.status for r in runs.values()} == {"not_modified"}
     assert all(r.finished_at == clock() and r.http_status == 304 for r in runs.values())
