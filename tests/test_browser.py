@@ -84,6 +84,11 @@ def test_visitor_filters_by_cluster_and_switches_language(
 
 
 def test_operator_reads_the_harvest_status(page: Page, live_server: str) -> None:
+    page.set_viewport_size({"width": 1200, "height": 800})  # a laptop
+    for language in ("pl", "lt", "en"):  # every column in view, none scrolled to
+        page.goto(f"{live_server}/{language}/status/")
+        wrap = page.locator(".table-wrap")
+        assert wrap.evaluate("e => e.scrollWidth <= e.clientWidth"), language
     page.goto(live_server + "/en/")
     page.get_by_role("navigation", name="Main").get_by_role(
         "link", name="Status"
