@@ -370,8 +370,10 @@ def test_a_host_with_many_sources_does_not_hold_back_the_other_hosts(
     finally:
         fast.clear()
         fast.stop()
+    # Before the slow host's second request, whichever of the two lanes started
+    # first (before: four slow ones, then the other host's).
     order = [name for name, _ in sorted(arrivals, key=lambda a: a[1])]
-    assert order[:2] == ["slow", "fast"], order
+    assert sorted(order[:2]) == ["fast", "slow"], order
 
 
 def test_registry_edits_apply_at_the_next_tick(
