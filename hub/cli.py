@@ -369,9 +369,11 @@ def serve(host: str, port: int, no_scheduler: bool) -> None:
 )
 def demo(host: str, port: int, sites_port: int, registry: Path) -> None:
     """Run everything offline: sample member sites, a harvest, and the site."""
+    from connectors.bounded import FORK_GUARD
     from feeds.samples import SampleSites
 
-    sites = SampleSites(port=sites_port).start()
+    # Their pages are built with lxml in this process, which forks parsing workers.
+    sites = SampleSites(port=sites_port, guard=FORK_GUARD.using).start()
     os.environ["ECOOP_DEMO_SITES"] = sites.base_url
     os.environ.setdefault(
         "DATABASE_URL", f"sqlite:///{Path('ecoop-demo.sqlite3').resolve()}"

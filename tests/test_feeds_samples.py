@@ -5,15 +5,18 @@ Network use is limited to 127.0.0.1."""
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import http.client
 import os
 import time
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -43,6 +46,7 @@ from feeds.samples import is_live
 from feeds.samples import load_sites
 from feeds.samples import sample_firms
 from feeds.samples import sample_offers
+from feeds.samples import server as samples_server
 from feeds.samples.build import build_site
 from feeds.validator import validate
 
@@ -378,6 +382,38 @@ def test_the_next_day_the_feed_changes_and_says_so() -> None:
         second = get(server, METAL_FEED_PATH, **{"If-None-Match": etag})
         assert second.status_code == 200 and second.headers["ETag"] != etag
         assert second.headers["Last-Modified"] != first.headers["Last-Modified"]
+
+
+def test_a_new_days_pages_are_built_inside_the_guard_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``ecoop demo`` serves these sites from the process that forks the hub's
+    parsing workers: their pages are built (with lxml) inside the guard it gives,
+    which keeps forks out meanwhile."""
+    depth, seen = [0], []
+
+    @contextlib.contextmanager
+    def guard() -> Iterator[None]:
+        depth[0] += 1
+        try:
+            yield
+        finally:
+            depth[0] -= 1
+
+    build = samples_server.build_site
+
+    def recording(*args: Any) -> Any:
+        seen.append(depth[0])
+        return build(*args)
+
+    monkeypatch.setattr(samples_server, "build_site", recording)
+    clock = [NOW]
+    with SampleSites(now=lambda: clock[0], guard=guard) as server:
+        get(server, METAL_FEED_PATH)
+        clock[0] = NOW + timedelta(days=1)
+        get(server, METAL_FEED_PATH)
+    assert len(seen) >= 2 and set(seen) == {1}
+    assert depth == [0]
 
 
 # --- static files ---------------------------------------------------------------------

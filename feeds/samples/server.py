@@ -8,6 +8,7 @@ origin rewriting of static files, and the request log.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import mimetypes
 import signal
@@ -17,6 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC
 from datetime import datetime
 from email.utils import formatdate
@@ -247,7 +249,9 @@ class SampleSites:
 
     The metal and wood clusters' sites are generated from feeds/samples/data/ for
     the day of ``now`` (a fixed datetime, or the clock when None); any other path is
-    a static file under ``root``.
+    a static file under ``root``. ``guard`` is entered while they are built (with
+    lxml): a process that also forks (the hub's parsing workers, in ``ecoop demo``)
+    passes the guard that keeps forks out of lxml.
     """
 
     def __init__(
@@ -258,8 +262,10 @@ class SampleSites:
         *,
         now: datetime | Callable[[], datetime] | None = None,
         data_dir: Path | None = None,
+        guard: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext,
     ) -> None:
         self.host = host
+        self.guard = guard
         self.port = port
         self.root: Path = Path(root if root is not None else SITES_ROOT).resolve()
         self.data_dir = data_dir or DATA_DIR
@@ -325,8 +331,9 @@ class SampleSites:
         with self._lock:
             if self._built is None or self._built[0] != key:
                 docs: dict[str, Document] = {}
-                for site in sites:
-                    docs.update(build_site(site, origin, now))
+                with self.guard():
+                    for site in sites:
+                        docs.update(build_site(site, origin, now))
                 start = datetime.combine(max(key[1]), datetime.min.time(), UTC)
                 self._built = (key, docs, min(start, now).timestamp())
             return self._built[1], self._built[2]
