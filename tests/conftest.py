@@ -131,8 +131,10 @@ def harvester(sessions: hub_db.sessionmaker[hub_db.Session], clock: Clock) -> Ha
 @pytest.fixture(scope="session")
 def sample_sites() -> Iterator[SampleSites]:
     """The sample sites as on the session's first moment (``sample_sites.clock()``),
-    so what they serve and what tests expect from feeds.samples agree."""
-    with SampleSites(now=datetime.now(UTC)) as sites:
+    so what they serve and what tests expect from feeds.samples agree. Built with
+    lxml in this process, which forks parsing workers: inside the fork guard, as in
+    ``ecoop demo``."""
+    with SampleSites(now=datetime.now(UTC), guard=bounded.FORK_GUARD.using) as sites:
         yield sites
 
 
