@@ -7,25 +7,18 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import functools
 import json
 import logging
 import sys
-from collections.abc import Callable
 from collections.abc import Iterator
 from datetime import UTC
 from datetime import datetime
 from typing import IO
 from typing import Any
-from typing import ParamSpec
-from typing import TypeVar
 
 HANDLER_NAME = "ecoop"
 # Libraries that speak on every request or tick: warnings only.
 QUIET = ("werkzeug", "apscheduler", "urllib3", "alembic")
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 _CONTEXT: contextvars.ContextVar[tuple[tuple[str, object], ...]] = (
     contextvars.ContextVar("ecoop_log_context", default=())
@@ -64,18 +57,6 @@ def context(**fields: object) -> Iterator[None]:
         yield
     finally:
         _CONTEXT.reset(token)
-
-
-def in_context(function: Callable[P, R], /, **fields: object) -> Callable[P, R]:
-    """``function`` run inside ``context(**fields)``: for pool threads, which do not
-    inherit the caller's context."""
-
-    @functools.wraps(function)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        with context(**fields):
-            return function(*args, **kwargs)
-
-    return wrapper
 
 
 class ContextFilter(logging.Filter):

@@ -91,7 +91,7 @@ def test_text_lines_are_readable_with_their_fields(capture: io.StringIO) -> None
     )
 
 
-def test_context_fields_stay_in_their_block_and_follow_pool_threads(
+def test_context_fields_stay_in_their_block_and_their_thread(
     capture: io.StringIO,
 ) -> None:
     logs.configure("json", stream=capture, force=True)
@@ -101,9 +101,12 @@ def test_context_fields_stay_in_their_block_and_follow_pool_threads(
             log.info("inner")
         log.info("outer", extra={"source": "given/explicitly"})
     log.info("none")
-    worker = threading.Thread(
-        target=logs.in_context(log.info, source="c/d", run_id=4), args=("thread",)
-    )
+
+    def in_a_pool_thread() -> None:  # which does not inherit the caller's context
+        with logs.context(source="c/d", run_id=4):
+            log.info("thread")
+
+    worker = threading.Thread(target=in_a_pool_thread)
     worker.start()
     worker.join()
     entries = [json.loads(line) for line in lines(capture)]
