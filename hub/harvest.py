@@ -344,16 +344,9 @@ class Harvester:
                 verdict = self.robots.check(job.spec.url)
                 if not verdict.allowed:
                     raise ConnectorError(job.spec.url, verdict.reason, "robots")
-            with self._host_slot(job.spec.url), FORK_GUARD.using():
-                outcome.result = fetch(
-                    self.http,
-                    job.spec.url,
-                    accept=connector.accept,
-                    validators=job.validators,
-                    limits=self.limits,
-                    policy=self.policy,
-                    connections=self.connections,
-                )
+            outcome.result = self._fetch_url(
+                job.spec.url, accept=connector.accept, validators=job.validators
+            )
             if outcome.result.not_modified:
                 return outcome, None
             outcome.body_hash = hashlib.sha256(outcome.result.body).hexdigest()
@@ -548,26 +541,31 @@ class Harvester:
             if fetched >= cap:
                 raise PageCapReached(url, f"page cap of {cap} pages reached")
             fetched += 1
-            with self._host_slot(url), FORK_GUARD.using():
-                return fetch(
-                    self.http,
-                    url,
-                    accept=accept,
-                    limits=self.limits,
-                    policy=self.policy,
-                    connections=self.connections,
-                )
+            return self._fetch_url(url, accept=accept)
 
         return get
 
     def _fetch_robots(self, url: str) -> FetchResult:
         limits = dataclasses.replace(self.limits, max_bytes=MAX_ROBOTS_BYTES)
+        return self._fetch_url(url, accept="text/plain", limits=limits)
+
+    def _fetch_url(
+        self,
+        url: str,
+        *,
+        accept: str,
+        validators: Validators | None = None,
+        limits: HttpLimits | None = None,
+    ) -> FetchResult:
+        """Every fetch of a run: in a slot of its host (``per_host``), with no fork
+        of a parsing worker meanwhile, over the run's kept-alive connections."""
         with self._host_slot(url), FORK_GUARD.using():
             return fetch(
                 self.http,
                 url,
-                accept="text/plain",
-                limits=limits,
+                accept=accept,
+                validators=validators,
+                limits=limits or self.limits,
                 policy=self.policy,
                 connections=self.connections,
             )
