@@ -1,6 +1,7 @@
 """How often a forked child hangs when its garbage collector finalizes a SQLite
 connection it inherited while another thread of the parent was inside SQLite: the
-hazard connectors.workers avoids by freezing the parent's objects at the fork.
+hazard connectors.workers avoids (a worker freezes what it inherited first thing,
+with collections off from before the fork).
 
     python -m bench.fork_garbage --forks 300          # as a parsing worker forks now
     python -m bench.fork_garbage --forks 300 --no-freeze
@@ -51,17 +52,15 @@ def hung_children(forks: int, freeze: bool, directory: Path) -> int:
     hung = 0
     try:
         for _ in range(forks):
-            gc.disable()  # the cycle waits for a collection
+            gc.disable()  # the cycle waits for a collection; and no pass till frozen
             _Garbage(directory / "other.sqlite3")
-            if freeze:
-                gc.freeze()
             pid = os.fork()
             if pid == 0:
                 signal.alarm(3)
+                if freeze:  # what connectors.workers does, first thing in a worker
+                    gc.freeze()
                 gc.collect()
                 os._exit(0)
-            if freeze:
-                gc.unfreeze()
             gc.enable()
             gc.collect()
             _, status = os.waitpid(pid, 0)
@@ -80,7 +79,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         hung = hung_children(args.forks, args.freeze, Path(directory))
     frozen = "frozen" if args.freeze else "not frozen"
-    print(f"{hung} of {args.forks} children hung (parent's objects {frozen})")
+    print(f"{hung} of {args.forks} children hung (inherited objects {frozen})")
 
 
 if __name__ == "__main__":

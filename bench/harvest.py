@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from connectors.http import HttpLimits  # noqa: E402
 from connectors.http import make_http  # noqa: E402
 from connectors.netguard import NetworkPolicy  # noqa: E402
+from hub import collector  # noqa: E402
 from hub import db as hub_db  # noqa: E402
 from hub import index  # noqa: E402
 from hub import scheduler  # noqa: E402
@@ -173,6 +174,12 @@ def main() -> None:
         action="store_true",
         help="time the unchanged runs' bookkeeping: claim, _start, _write_together",
     )
+    parser.add_argument(
+        "--no-settle",
+        dest="settle",
+        action="store_false",
+        help="leave the start-up objects to the collector (ecoop worker settles them)",
+    )
     args = parser.parse_args()
 
     rng = random.Random(42)
@@ -216,10 +223,14 @@ def main() -> None:
         f"corpus: {args.sources} feeds x {args.offers} offers = {total} offers, "
         f"{size / 1e6:.1f} MB; database {engine.dialect.name}; pool {args.pool_size}"
     )
+    if args.settle:  # as `ecoop worker` does before its first tick
+        collector.settle()
+    pauses = {"first": collector.Pauses(), "unchanged": collector.Pauses()}
     started = time.perf_counter()
     keys = [f"bench/s{s}" for s in range(args.sources)]
     before = cpu_seconds()
-    first = harvester.run(due_only=False, keys=keys)
+    with pauses["first"]:
+        first = harvester.run(due_only=False, keys=keys)
     first_s = time.perf_counter() - started
     harvester.close()  # the parsing workers' CPU is counted once they are reaped
     own_cpu, workers_cpu = (a - b for a, b in zip(cpu_seconds(), before, strict=True))
@@ -234,6 +245,7 @@ def main() -> None:
             timing.enter_context(timed(scheduler, "claim", phases))
             timing.enter_context(timed(Harvester, "_start", phases))
             timing.enter_context(timed(Harvester, "_write_together", phases))
+        timing.enter_context(pauses["unchanged"])
         for _ in range(UNCHANGED_RUNS):
             started = time.perf_counter()
             conditional = harvester.run(due_only=False, keys=keys)
@@ -290,6 +302,16 @@ def main() -> None:
         f"unchanged / first harvest: {conditional_s / first_s:.1%} the first time, "
         f"{steady_s / first_s:.1%} the median of the next (target <= 3%)"
     )
+    settled = "settled" if args.settle else "not settled"
+    for name, seen in pauses.items():
+        print(
+            f"collector in the {name} harvest{'s' if name == 'unchanged' else ''} "
+            f"({settled}): "
+            + ", ".join(
+                f"gen {g}: {n} in {ms * 1000:.1f} ms"
+                for g, (n, ms) in enumerate(zip(seen.counts, seen.seconds, strict=True))
+            )
+        )
     for phase, seconds in phases.items():
         print(f"  unchanged run, {phase}: {seconds / UNCHANGED_RUNS * 1000:.1f} ms")
     statuses = {r.status for r in conditional}

@@ -8,6 +8,7 @@ Usage: python -m bench.search --offers 100000 --database-url sqlite:///x.db
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import sys
@@ -17,6 +18,7 @@ import sqlalchemy as sa
 
 from bench.generate import NOW
 from bench.generate import generate
+from hub import collector
 from hub import db as hub_db
 from hub import search_segments
 from hub.models import Offer
@@ -72,19 +74,23 @@ def label(group: str, query: OfferQuery) -> str:
 
 
 def run(
-    url: str, repeat: int
+    url: str, repeat: int, pauses: collector.Pauses, *, settle: bool = True
 ) -> tuple[dict[str, Timing], dict[str, str], dict[str, Timing]]:
-    """Timings per group (and "all"), each query's total, timings per query."""
+    """Timings per group (and "all"), each query's total, timings per query; the
+    collector's passes during the timed runs go to ``pauses``."""
     engine = hub_db.make_engine(url)
     sessions = hub_db.make_sessionmaker(engine)
     timings: dict[str, Timing] = {}
     hits: dict[str, str] = {}
     each: dict[str, Timing] = {}
-    with sessions() as db:
+    if settle:  # as a web worker does once the site is loaded
+        collector.settle()
+    with sessions() as db, contextlib.ExitStack() as stack:
         for group, query in QUERIES:  # warm the caches once
             page = search_offers(db, query, NOW)
             more = "+" if page.total_is_lower_bound else ""
             hits[label(group, query)] = f"{page.total}{more}"
+        stack.enter_context(pauses)
         for _ in range(repeat):
             for group, query in QUERIES:
                 started = time.perf_counter()
@@ -166,6 +172,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="PostgreSQL: drop the segment indexes (hub.search_segments) first",
     )
+    parser.add_argument(
+        "--no-settle",
+        dest="settle",
+        action="store_false",
+        help="leave the start-up objects to the collector (web workers settle them)",
+    )
     args = parser.parse_args(argv)
     if count_offers(args.database_url) != args.offers:
         seconds = generate(args.database_url, args.offers)
@@ -174,7 +186,10 @@ def main(argv: list[str] | None = None) -> int:
     engine = hub_db.make_engine(args.database_url)
     search_segments.refresh(engine, 2**40 if args.no_segments else None)
     engine.dispose()
-    timings, hits, each = run(args.database_url, args.repeat)
+    pauses = collector.Pauses()
+    timings, hits, each = run(
+        args.database_url, args.repeat, pauses, settle=args.settle
+    )
     engine = sa.make_url(args.database_url).get_backend_name()
     print(f"\n{engine}, {args.offers:,} offers, {args.repeat} runs of each query")
     print(f"{'queries':<12} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
@@ -183,6 +198,15 @@ def main(argv: list[str] | None = None) -> int:
             f"{name:<12} {len(timing.samples):>5} {timing.percentile(50):>8.1f} "
             f"{timing.percentile(95):>8.1f} {timing.percentile(99):>8.1f}"
         )
+    print(
+        f"collector during the runs ({'settled' if args.settle else 'not settled'}): "
+        + ", ".join(
+            f"gen {g}: {n} in {seconds * 1000:.1f} ms"
+            for g, (n, seconds) in enumerate(
+                zip(pauses.counts, pauses.seconds, strict=True)
+            )
+        )
+    )
     for name, size in index_size(args.database_url).items():
         print(f"{name}: {_size(size)}")
     if args.hits:

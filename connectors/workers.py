@@ -234,25 +234,32 @@ class Pool:
             with self._changed:
                 generation = self._generation
                 inherited = [fd for w in self._live for fd in (w.requests, w.answers)]
-            # The objects alive now are frozen out of the worker's collector: it
-            # never runs their finalizers, which could wait on a lock another
-            # thread held at the fork. (It did: a test process's garbage held
-            # SQLite connections of earlier engines; the worker's collection
+            # The objects alive at the fork are frozen out of the worker's
+            # collector: it never runs their finalizers, which could wait on a lock
+            # another thread held at the fork. (It did: a test process's garbage
+            # held SQLite connections of earlier engines; the worker's collection
             # closed one, and sqlite3_close waited for SQLite's mutex, which the
             # writing thread held at the fork. The parse hung till its deadline.)
-            gc.freeze()
+            # The worker freezes them itself, first thing, with collections off
+            # from before the fork: freezing here and thawing after would also
+            # thaw what the parent keeps frozen (hub.collector.settle).
+            collecting, pid = gc.isenabled(), -1
+            gc.disable()
             try:
                 pid = os.fork()
             except OSError:
-                gc.unfreeze()
                 for fd in (requests, to_worker, from_worker, answers):
                     os.close(fd)
                 raise
+            finally:
+                if pid != 0:  # also when the fork failed
+                    _collect(collecting)
             if pid == 0:  # the worker: never returns
+                gc.freeze()
+                _collect(collecting)
                 os.close(to_worker)
                 os.close(from_worker)
                 _main(Parent(requests, answers), inherited, max_memory, self.max_growth)
-            gc.unfreeze()
             os.close(requests)
             os.close(answers)
             os.set_blocking(to_worker, False)  # sends wait for it until a deadline
@@ -312,6 +319,11 @@ class Parent:
             return _read(self.requests, math.inf)
         except Died:
             return None
+
+
+def _collect(enabled: bool) -> None:
+    if enabled:
+        gc.enable()
 
 
 def _main(

@@ -23,6 +23,7 @@ from flask.cli import FlaskGroup
 from flask.cli import with_appcontext
 from werkzeug.serving import make_server
 
+from hub import collector
 from hub import create_app
 from hub import db as hub_db
 from hub import index
@@ -288,6 +289,7 @@ def worker() -> None:
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop_signal, lambda *_: stop.set())
     harvester = make_harvester(app, watch=True)
+    collector.settle()
     sched = scheduler.start(harvester.tick, app.config["ECOOP_TICK_SECONDS"])
     click.echo("worker running; Ctrl+C to stop")
     try:
@@ -306,8 +308,10 @@ def _serve(app: Flask, host: str, port: int, *, with_scheduler: bool) -> None:
     sched = harvester = None
     if with_scheduler:
         harvester = make_harvester(app, watch=True)
-        sched = scheduler.start(harvester.tick, app.config["ECOOP_TICK_SECONDS"])
     server = make_server(host, port, app, threaded=True)
+    collector.settle()  # before any tick or request runs
+    if harvester is not None:
+        sched = scheduler.start(harvester.tick, app.config["ECOOP_TICK_SECONDS"])
     click.echo(
         f"e-cooperation hub: open http://{host}:{server.server_port}/", color=False
     )

@@ -218,11 +218,27 @@ def test_a_worker_never_finalizes_what_its_parent_left_to_collect(
     try:
         _FinalizedIn(record)
         assert call(gc.collect, url="x", limits=QUICK, pool=pool) >= 0
+        assert not gc.isenabled()  # as the parent left it
     finally:
         gc.enable()
         pool.close()
     gc.collect()
     assert record.read_text().split() == [str(os.getpid())]
+
+
+def test_a_worker_fork_leaves_what_its_parent_froze_frozen() -> None:
+    """A long-running hub freezes its start-up objects (hub.collector.settle); a
+    parsing worker's fork must not thaw them, nor leave collections off."""
+    pool = Pool(FORK_GUARD.forking)
+    gc.freeze()
+    frozen = gc.get_freeze_count()
+    try:
+        assert call(gc.get_freeze_count, url="x", limits=QUICK, pool=pool) >= frozen
+        assert gc.get_freeze_count() >= frozen
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()
+        pool.close()
 
 
 def test_a_parser_that_bloats_hits_the_memory_cap() -> None:
