@@ -80,6 +80,8 @@ log = logging.getLogger(__name__)
 # Runs older than the history kept are deleted at most this often (_prune).
 PRUNE_EVERY = timedelta(hours=1)
 ROBOTS_AGENT = "ecoop-hub"  # the product token robots.txt groups match (RFC 9309)
+# Outcomes written in one transaction: at most this many batches of items (_groups).
+GROUP_BATCHES = 20
 
 
 class Harvester:
@@ -212,12 +214,12 @@ class Harvester:
                     pool.submit(self._lane, lane, pool, arrivals.put)
                 while arrivals.left:
                     heavy, light = arrivals.take()
-                    written = [self._write_closing(db, outcome) for outcome in heavy]
-                    if light:
+                    written = []
+                    for group in _groups([*heavy, *light]):
                         try:
-                            written += self._write_together(db, light)
+                            written += self._write_together(db, group)
                         finally:
-                            for outcome in light:
+                            for outcome in group:
                                 outcome.close()
                     for summary in written:
                         metrics.run_finished(self.sessions, summary)
@@ -374,17 +376,14 @@ class Harvester:
                 )
         return outcome
 
-    def _write_closing(self, db: Session, outcome: Outcome) -> RunSummary:
-        try:
-            return self._write(db, outcome)
-        finally:
-            outcome.close()
-
     def _write_together(self, db: Session, outcomes: list[Outcome]) -> list[RunSummary]:
-        """Record outcomes with no offers to write (a 304, the same bytes, an
-        error) in one transaction: three SELECTs and one commit for all of them,
-        not for each (an unchanged harvest is mostly this). Should that fail, each is
-        written on its own, with ``_write``'s handling of errors."""
+        """Record outcomes in one transaction: three SELECTs and one commit for all
+        of them, not for each. An unchanged harvest is mostly outcomes with no
+        offers to write (a 304, the same bytes, an error); documents that came in
+        while the writer wrote others are written together too (``_groups``): a
+        first harvest commits less often, and SQLite's FTS5 index gets fewer,
+        larger segments to merge. Should that fail, each is written on its own,
+        with ``_write``'s handling of errors."""
         if len(outcomes) == 1:
             return [self._write(db, outcomes[0])]
         sources = {
@@ -630,6 +629,23 @@ def _prepared(
     has a copy of the run's, which comes back)."""
     prepare(spec, document.items, now, seen, emit)
     return dataclasses.replace(document, items=[]), seen
+
+
+def _groups(outcomes: list[Outcome]) -> Iterator[list[Outcome]]:
+    """``outcomes`` in groups to write in one transaction each: at most
+    GROUP_BATCHES batches of items (hub.prepared.BATCH_SIZE) in a group, so a
+    transaction stays bounded (a document of more batches is a group alone)."""
+    group: list[Outcome] = []
+    batches = 0
+    for outcome in outcomes:
+        size = outcome.spool.batches if outcome.spool is not None else 0
+        if group and batches + size > GROUP_BATCHES:
+            yield group
+            group, batches = [], 0
+        group.append(outcome)
+        batches += size
+    if group:
+        yield group
 
 
 @contextlib.contextmanager

@@ -1,11 +1,15 @@
-"""How a harvest records its runs: those with no offers to write, together.
+"""How a harvest records its runs: those that arrive together, together.
 
 An unchanged harvest is mostly 304s: they are recorded in one transaction, not one
-each, and a failure or a lost lease there still touches one source only.
+each; documents that come in while the writer is busy are written together too.
+A failure or a lost lease there still touches one source only.
 """
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +23,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
 from hub import arrivals
+from hub import harvest
 from hub import index
 from hub import recording
 from hub.harvest import Harvester
@@ -32,14 +37,13 @@ NAMES = ("a", "b", "c", "d", "e")
 
 
 @pytest.fixture
-def harvested(
+def registered(
     httpserver: HTTPServer,
     tmp_path: Path,
     sessions: sessionmaker[Session],
-    harvester: Harvester,
     clock: Clock,
 ) -> sessionmaker[Session]:
-    """Five feeds harvested once; each answers 304 to its ETag from now on."""
+    """Five feeds in the registry, never harvested; each answers 304 to its ETag."""
     for name in NAMES:
         httpserver.expect_request(
             f"/{name}", headers={"If-None-Match": f'"{name}"'}
@@ -53,9 +57,47 @@ def harvested(
     registry = load(write_registry(tmp_path / "clusters.yaml", urls))
     with sessions() as db:
         index.sync_registry(db, registry, clock())
+    return sessions
+
+
+@pytest.fixture
+def harvested(
+    registered: sessionmaker[Session], harvester: Harvester, clock: Clock
+) -> sessionmaker[Session]:
+    """The five feeds harvested once."""
     assert {s.status for s in harvester.run(due_only=False)} == {"ok"}
     clock.now += timedelta(hours=1)
-    return sessions
+    return registered
+
+
+@contextlib.contextmanager
+def counted_commits(engine: sa.Engine) -> Iterator[list[object]]:
+    """The engine's commits while in the block."""
+    commits: list[object] = []
+
+    def count(connection: object) -> None:
+        commits.append(connection)
+
+    sa.event.listen(engine, "commit", count)
+    try:
+        yield commits
+    finally:
+        sa.event.remove(engine, "commit", count)
+
+
+def slow_first_write(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first outcome takes the writer 0.5 s: the other documents are parsed
+    meanwhile, and wait for it together."""
+    apply = recording.apply
+    calls: list[str] = []
+
+    def slow(db: Session, source: Source, *args: Any, **kwargs: Any) -> Any:
+        calls.append(source.key)
+        if len(calls) == 1:
+            time.sleep(0.5)
+        return apply(db, source, *args, **kwargs)
+
+    monkeypatch.setattr(recording, "apply", slow)
 
 
 def latest_runs(sessions: sessionmaker[Session]) -> dict[str, HarvestRun]:
@@ -76,22 +118,17 @@ def test_an_unchanged_harvest_records_its_runs_in_one_transaction(
 ) -> None:
     monkeypatch.setattr(arrivals, "LIGHT_WAIT", 60.0)  # however slow the machine
     engine = harvested.kw["bind"]
-    commits: list[object] = []
     inserts: list[str] = []
-
-    def count(connection: object) -> None:
-        commits.append(connection)
 
     def record(_c: object, _cu: object, statement: str, *_: object) -> None:
         if statement.startswith("INSERT INTO harvest_runs"):
             inserts.append(statement)
 
-    sa.event.listen(engine, "commit", count)
     sa.event.listen(engine, "before_cursor_execute", record)
     try:
-        summaries = harvester.run(due_only=False)
+        with counted_commits(engine) as commits:
+            summaries = harvester.run(due_only=False)
     finally:
-        sa.event.remove(engine, "commit", count)
         sa.event.remove(engine, "before_cursor_execute", record)
     assert [s.status for s in summaries] == ["not_modified"] * len(NAMES)
     # Claiming, starting the runs (one INSERT), then one transaction for the five.
@@ -160,6 +197,66 @@ def test_a_run_that_cannot_be_written_fails_alone(
     assert runs["metal/c"].status == "error"
     assert "internal error" in (runs["metal/c"].error or "")
     assert {r.status for k, r in runs.items() if k != "metal/c"} == {"not_modified"}
+
+
+def test_documents_that_wait_for_the_writer_are_written_together(
+    registered: sessionmaker[Session],
+    harvester: Harvester,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    slow_first_write(monkeypatch)
+    engine = registered.kw["bind"]
+    with counted_commits(engine) as commits:
+        summaries = harvester.run(due_only=False)
+    assert [(s.status, s.new) for s in summaries] == [("ok", 2)] * len(NAMES)
+    # Claiming, starting the runs, the first document; the four that waited: one.
+    assert len(commits) == 4
+    with registered() as db:
+        assert db.scalar(sa.select(sa.func.count()).select_from(Offer)) == 10
+        assert set(db.scalars(sa.select(HarvestRun.status))) == {"ok"}
+
+
+def test_a_document_that_cannot_be_written_fails_alone(
+    registered: sessionmaker[Session],
+    harvester: Harvester,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    slow_first_write(monkeypatch)
+    apply = recording.apply
+
+    def failing(db: Session, source: Source, *args: Any) -> Any:
+        if source.key == "metal/d" and args[1].error is None:
+            raise sa.exc.OperationalError("INSERT INTO offers", {}, Exception("full"))
+        return apply(db, source, *args)
+
+    monkeypatch.setattr(recording, "apply", failing)
+    summaries = {s.source: s for s in harvester.run(due_only=False)}
+    assert summaries.pop("metal/d").error_class == "internal"
+    assert {(s.status, s.new) for s in summaries.values()} == {("ok", 2)}
+    with registered() as db:
+        sources = db.execute(
+            sa.select(Source.key, sa.func.count(Offer.id))
+            .join(Offer, Offer.source_id == Source.id)
+            .group_by(Source.key)
+        ).all()
+    assert dict(sources) == {f"metal/{n}": 2 for n in NAMES if n != "d"}
+
+
+def test_a_group_holds_a_bounded_number_of_batches() -> None:
+    sizes = [12, 8, 1, 300, 5, 0, 0]
+    outcomes = []
+    for batches in sizes:
+        outcome = recording.Outcome(job=None, spool=recording.Spool())  # type: ignore[arg-type]
+        assert outcome.spool is not None
+        outcome.spool.batches = batches
+        outcomes.append(outcome)
+    try:
+        groups = [[o.spool.batches for o in g] for g in harvest._groups(outcomes)]  # type: ignore[union-attr]
+    finally:
+        for outcome in outcomes:
+            outcome.close()
+    assert groups == [[12, 8], [1], [300], [5, 0, 0]]
+    assert harvest.GROUP_BATCHES == 20
 
 
 def test_a_lost_lease_drops_that_source_only(
