@@ -71,6 +71,44 @@ def test_a_commit_leaves_the_checkpoint_to_the_engines_thread(
     assert count == ROWS
 
 
+def commit_for(engine: sa.Engine, seconds: float, path: Path) -> list[int]:
+    """Small commits every 20 ms for ``seconds``; the database file's size after
+    each."""
+    sizes = []
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS s (b BLOB)")
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("INSERT INTO s VALUES (randomblob(5000))")
+        sizes.append(path.stat().st_size)
+        time.sleep(0.02)
+    return sizes
+
+
+def test_a_checkpoint_waits_for_the_commits_to_pause(
+    index: tuple[Path, sa.Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A busy writer keeps the machine to itself: nothing is copied while its
+    commits follow each other closer than EVERY."""
+    monkeypatch.setattr(sqlite_checkpoints, "EVERY", 1.0)
+    path, engine = index
+    sizes = commit_for(engine, 1.0, path)
+    assert len(sizes) > 20
+    assert sizes[-1] == sizes[0]  # the file did not grow: all in the WAL
+    assert eventually(lambda: path.stat().st_size > 20 * 5000)  # once they paused
+
+
+def test_a_writer_that_never_pauses_still_gets_checkpoints(
+    index: tuple[Path, sa.Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_checkpoints, "EVERY", 0.3)
+    monkeypatch.setattr(sqlite_checkpoints, "LATEST", 0.4)
+    path, engine = index
+    sizes = commit_for(engine, 1.5, path)
+    assert sizes[-1] > sizes[0]  # copied while the commits went on
+
+
 def test_the_thread_ends_when_commits_stop_and_the_next_commit_starts_one(
     index: tuple[Path, sa.Engine],
 ) -> None:
