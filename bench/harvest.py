@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from connectors.http import HttpLimits  # noqa: E402
 from connectors.http import make_http  # noqa: E402
 from connectors.netguard import NetworkPolicy  # noqa: E402
+from feeds.profile import HISTORY_NS  # noqa: E402
 from hub import collector  # noqa: E402
 from hub import db as hub_db  # noqa: E402
 from hub import index  # noqa: E402
@@ -85,24 +86,39 @@ def make_feed(
 
 
 def write_feed(
-    path: Path, rng: random.Random, n: int, lang: str, encoding: str, source: int
+    path: Path,
+    rng: random.Random,
+    n: int,
+    lang: str,
+    encoding: str,
+    source: int,
+    *,
+    complete: bool = False,
 ) -> None:
     """``make_feed``'s bytes written item by item: a 100k-offer feed is never held
     in this process, whose peak memory the benchmark reports."""
     with path.open("wb") as out:
-        for part in _feed_parts(rng, n, lang, source, encoding):
+        for part in _feed_parts(rng, n, lang, source, encoding, complete):
             out.write(part.encode(encoding, errors="xmlcharrefreplace"))
 
 
 def _feed_parts(
-    rng: random.Random, n: int, lang: str, source: int, encoding: str
+    rng: random.Random,
+    n: int,
+    lang: str,
+    source: int,
+    encoding: str,
+    complete: bool = False,
 ) -> Iterator[str]:
+    """The feed's text in parts; ``complete``: marked so (RFC 5005 fh:complete), as
+    feeds.writer marks a complete feed."""
     now = datetime(2026, 11, 27, tzinfo=UTC)
     words = WORDS[lang]
+    history = f" xmlns:fh='{HISTORY_NS}'" if complete else ""
     yield (
-        f"<?xml version='1.0' encoding='{encoding}'?><rss version='2.0'><channel>"
-        f"<title>Member {source}</title><link>https://member{source}.example/</link>"
-        f"<language>{lang}</language>"
+        f"<?xml version='1.0' encoding='{encoding}'?><rss version='2.0'{history}>"
+        f"<channel><title>Member {source}</title>"
+        f"<link>https://member{source}.example/</link><language>{lang}</language>"
     )
     for i in range(n):
         title = " ".join(rng.choice(words) for _ in range(6)).capitalize()
@@ -115,7 +131,7 @@ def _feed_parts(
             f"<category>Oferty współpracy</category>"
             f"<description>{escape('<p>' + body + '</p>')}</description></item>"
         )
-    yield "</channel></rss>"
+    yield "<fh:complete/></channel></rss>" if complete else "</channel></rss>"
 
 
 def serve(corpus: Path) -> tuple[multiprocessing.Process, int]:
@@ -175,6 +191,11 @@ def main() -> None:
         help="time the unchanged runs' bookkeeping: claim, _start, _write_together",
     )
     parser.add_argument(
+        "--complete",
+        action="store_true",
+        help="feeds marked complete (fh:complete), as the feed profile writes them",
+    )
+    parser.add_argument(
         "--no-settle",
         dest="settle",
         action="store_false",
@@ -188,7 +209,15 @@ def main() -> None:
     for s in range(args.sources):
         lang = langs[s % 3]
         encoding = ENCODINGS[lang][s % len(ENCODINGS[lang])]
-        write_feed(corpus / f"feed-{s}.xml", rng, args.offers, lang, encoding, s)
+        write_feed(
+            corpus / f"feed-{s}.xml",
+            rng,
+            args.offers,
+            lang,
+            encoding,
+            s,
+            complete=args.complete,
+        )
     total = args.sources * args.offers
     size = sum(f.stat().st_size for f in corpus.iterdir())
     server, port = serve(corpus)

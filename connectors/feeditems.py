@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable
 from datetime import datetime
 from datetime import timedelta
+from io import BytesIO
 
 from lxml import etree
 
@@ -111,30 +112,48 @@ def language(value: str | None) -> str | None:
     return value.split("-")[0].split("_")[0].strip().lower() or None
 
 
+_DELETED_ENTRY = f"{{{TOMBSTONE_NS}}}deleted-entry"
+_COMPLETE = f"{{{HISTORY_NS}}}complete"
+
+
 def extensions(body: bytes) -> tuple[tuple[str, ...], bool | None]:
-    """RFC 6721 tombstone refs and RFC 5005 completeness, when the document has them."""
+    """RFC 6721 tombstone refs and RFC 5005 completeness, when the document has them.
+
+    Read in one streaming pass that drops each element of the feed's top levels
+    once read: a complete feed of 100,000 entries as the hub's profile writes it
+    (fh:complete) took the parsing worker from 628 to 960 MB as a whole tree.
+    """
     if TOMBSTONE_NS.encode() not in body and HISTORY_NS.encode() not in body:
         return (), None
+    refs: list[str] = []
+    complete: bool | None = None
+    depth = 0  # of the element an event is about: the root's is 0
+    events = etree.iterparse(
+        BytesIO(body),
+        events=("start", "end"),
+        resolve_entities=False,
+        no_network=True,
+        huge_tree=False,
+        load_dtd=False,
+        recover=True,
+    )
     try:
-        # A parser per call: lxml parsers must not be shared between pool threads.
-        parser = etree.XMLParser(
-            resolve_entities=False,
-            no_network=True,
-            huge_tree=False,
-            load_dtd=False,
-            recover=True,
-        )
-        root = etree.fromstring(body, parser)
+        for event, el in events:
+            if event == "start":
+                depth += 1
+                continue
+            depth -= 1
+            if el.tag == _DELETED_ENTRY and (ref := el.get("ref")):
+                refs.append(ref.strip())
+            # At the top of an Atom feed; in RSS 2.0, in the channel (RFC 5005 §2).
+            elif el.tag == _COMPLETE and (
+                depth == 1 or (depth == 2 and el.getparent().tag == "channel")
+            ):
+                complete = True
+            if 1 <= depth <= 2:  # an entry, an item, a channel's child: read
+                el.clear()
+                while el.getprevious() is not None:
+                    del el.getparent()[0]
     except etree.XMLSyntaxError:
         return (), None
-    if root is None:
-        return (), None
-    refs = tuple(
-        ref.strip()
-        for el in root.iter(f"{{{TOMBSTONE_NS}}}deleted-entry")
-        if (ref := el.get("ref"))
-    )
-    # At the top of an Atom feed; in RSS 2.0, in the channel (RFC 5005 §2).
-    marks = (f"{{{HISTORY_NS}}}complete", f"channel/{{{HISTORY_NS}}}complete")
-    complete = True if any(root.find(m) is not None for m in marks) else None
-    return refs, complete
+    return tuple(refs), complete

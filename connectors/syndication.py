@@ -22,7 +22,6 @@ from lxml import etree
 
 from connectors.base import ParsedDocument
 from connectors.base import RawItem
-from connectors.feeditems import extensions
 from connectors.feeditems import item_language
 from connectors.feeditems import language
 from connectors.feeditems import make_item
@@ -38,8 +37,12 @@ from connectors.feedtext import join
 from connectors.feedtext import lang
 from connectors.feedtext import leaf_text
 from connectors.feedtext import parse_date
+from feeds.profile import HISTORY_NS
+from feeds.profile import TOMBSTONE_NS
 
 _ATOM_FEED = "{http://www.w3.org/2005/Atom}feed"
+_DELETED_ENTRY = f"{{{TOMBSTONE_NS}}}deleted-entry"
+_EXTENSIONS = frozenset([_DELETED_ENTRY, f"{{{HISTORY_NS}}}complete"])
 # Keys connectors.rss reads (and their FeedParserDict aliases): an element this
 # reader lets pass must not be stored under one of them.
 _READ_KEYS = set(FeedParserDict.keymap) | {
@@ -107,6 +110,8 @@ class _Reader:
         self.ttl: str | None = None
         self.next_page: str | None = None
         self.items: list[RawItem] = []
+        self.deleted: list[str] = []  # RFC 6721 tombstones' refs
+        self.complete: bool | None = None  # RFC 5005 fh:complete
         self.skipped = 0
         self.by_feed_language: list[tuple[int, str | None]] = []
         self.names = Names()
@@ -128,6 +133,8 @@ class _Reader:
                 self.names.declare(*el)
             elif event == "start":
                 depth += 1
+                if el.tag in _EXTENSIONS:
+                    self.extension(el, depth)
                 if depth == 1:
                     top = self.root(el)
                 elif depth == 2 and top == 3:  # RSS: one <channel>, nothing else
@@ -148,15 +155,25 @@ class _Reader:
             if used != final:
                 item = dataclasses.replace(self.items[index], language=final)
                 self.items[index] = item
-        deleted, complete = extensions(body)
         return ParsedDocument(
             items=self.items,
-            deleted=deleted,
-            complete=complete,
+            deleted=tuple(self.deleted),
+            complete=self.complete,
             ttl=ttl(self.ttl),
             skipped=self.skipped,
             next_page=self.next_page,
         )
+
+    def extension(self, el: Any, depth: int) -> None:
+        """An RFC 6721 tombstone (anywhere) or RFC 5005 completeness mark (at the
+        top of an Atom feed, in an RSS channel), read as connectors.feeditems'
+        ``extensions`` reads them: in this pass, not in a second one over the
+        body. ``depth``: the root's is 1."""
+        if el.tag == _DELETED_ENTRY:
+            if ref := el.get("ref"):
+                self.deleted.append(ref.strip())
+        elif depth == 2 or (depth == 3 and el.getparent().tag == "channel"):
+            self.complete = True
 
     def root(self, el: Any) -> int:
         """The depth of the items: 3 in RSS (rss/channel/item), 2 in Atom."""

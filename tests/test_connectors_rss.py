@@ -20,6 +20,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request
 from werkzeug import Response
 
+from connectors import feeditems
 from connectors import get_connector
 from connectors import source_types
 from connectors import syndication
@@ -291,6 +292,62 @@ def test_rss_completeness_in_the_channel_is_read(fast: bool) -> None:
     result = FetchResult("https://metal.example/feed", 200, {}, body)
     assert (syndication.read(body, result.url) is not None) is fast  # the path meant
     assert get_connector("rss").parse(source(result.url), result).complete is True
+
+
+_AT = "http://purl.org/atompub/tombstones/1.0"
+_FH = "http://purl.org/syndication/history/1.0"
+_ENTRIES = "".join(
+    f"<entry><id>urn:e{i}</id><title>t{i}</title></entry>" for i in range(3000)
+)
+_ITEMS = "".join(f"<item><title>t{i}</title></item>" for i in range(3000))
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        (  # Atom: at the top, after thousands of entries (each dropped once read)
+            f"<feed xmlns='http://www.w3.org/2005/Atom' xmlns:at='{_AT}' "
+            f"xmlns:fh='{_FH}'>{_ENTRIES}<at:deleted-entry ref=' urn:e1 '/>"
+            f"<fh:complete/></feed>",
+            (("urn:e1",), True),
+        ),
+        (  # RSS 2.0: in the channel, after the items
+            f"<rss xmlns:at='{_AT}' xmlns:fh='{_FH}'><channel>{_ITEMS}"
+            f"<at:deleted-entry ref='r'/><fh:complete/></channel></rss>",
+            (("r",), True),
+        ),
+        (  # inside an entry: a tombstone counts, a completeness mark does not
+            f"<feed xmlns:at='{_AT}' xmlns:fh='{_FH}'><entry><at:deleted-entry "
+            "ref='deep'/><fh:complete/></entry></feed>",
+            (("deep",), None),
+        ),
+        (  # cut short: what came before the cut is read
+            f"<rss xmlns:fh='{_FH}'><channel>{_ITEMS}<fh:complete/>",
+            ((), True),
+        ),
+        (f"<rss><channel>{_ITEMS}</channel></rss>", ((), None)),  # neither
+    ],
+    ids=["atom", "rss", "nested", "truncated", "none"],
+)
+def test_tombstones_and_completeness_are_read_where_the_rfcs_put_them(
+    document: str, expected: tuple[tuple[str, ...], bool | None]
+) -> None:
+    """connectors.feeditems.extensions: in one pass, each entry dropped once read."""
+    assert feeditems.extensions(document.encode()) == expected
+    read = syndication.read(document.encode(), "https://metal.example/feed")
+    if read is not None:  # the fast reader takes them in its own pass, alike
+        assert (read.deleted, read.complete) == expected
+
+
+def test_the_fast_reader_reads_tombstones_and_completeness() -> None:
+    body = (
+        f"<feed xmlns='http://www.w3.org/2005/Atom' xmlns:at='{_AT}' "
+        f"xmlns:fh='{_FH}'><fh:complete/>{_ENTRIES}<at:deleted-entry ref='urn:e7'/>"
+        "</feed>"
+    ).encode()
+    read = syndication.read(body, "https://metal.example/feed")
+    assert read is not None and len(read.items) == 3000
+    assert (read.deleted, read.complete) == (("urn:e7",), True)
 
 
 def _bodies() -> Iterator[bytes]:
