@@ -98,8 +98,8 @@ def xml_as_utf8(
             decode(body, url, content_type=content_type, configured=configured)
         )
     declared = _XML_DECL.match(body[:2048])
-    if declared is None:
-        return body
+    if declared is None or _is_utf8(declared[1].decode("ascii")):
+        return body  # 'utf-8', "UTF-8", utf8: as it is, not a copy of 100 MB
     head = body[: declared.end()]
     utf8_head = _XML_DECL_BYTES.sub(rb'\1"utf-8"', head, count=1)
     return body if utf8_head == head else utf8_head + body[declared.end() :]
