@@ -1,6 +1,7 @@
 """Site throughput: requests/s and p99 of the home, search and offer pages under
-gunicorn (2 workers), measured with wrk on loopback, against a minimal Flask page
-served the same way in the same run (the ceiling).
+gunicorn (2 workers, the deployed deploy/gunicorn.conf.py), measured with wrk on
+loopback, against a minimal Flask page served the same way in the same run (the
+ceiling).
 
 Builds a synthetic index with bench/generate.py unless --database-url already holds
 one. Never run by pytest. Needs `wrk` (Debian package wrk).
@@ -41,25 +42,31 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def gunicorn(app: str, env: dict[str, str]) -> Iterator[str]:
-    """``app`` under gunicorn with 2 sync workers on a loopback port; its base URL."""
+def gunicorn(app: str, env: dict[str, str], log: Path) -> Iterator[str]:
+    """``app`` under gunicorn with 2 sync workers on a loopback port, with the
+    settings deployed (deploy/gunicorn.conf.py); its base URL. Its log goes to
+    ``log``."""
     port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--workers",
-            "2",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            app,
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    with log.open("a") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--config",
+                str(ROOT / "deploy" / "gunicorn.conf.py"),
+                "--workers",
+                "2",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--log-level",
+                "warning",
+                app,
+            ],
+            cwd=ROOT,
+            env=env,
+            stderr=out,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):
@@ -155,11 +162,13 @@ def main(argv: list[str] | None = None) -> int:
         f"wrk -t2 -c{args.connections} -d{args.duration}s on loopback; "
         f"page cache {'off' if args.no_page_cache else 'on'}"
     )
-    with gunicorn(MINIMAL_APP, env) as base:
+    log = workdir / "gunicorn.log"
+    print(f"gunicorn's log: {log}")
+    with gunicorn(MINIMAL_APP, env, log) as base:
         ceiling, ceiling_p99 = wrk(base + "/", args.duration, args.connections)
     label = "minimal Flask page (ceiling)"
     print(f"{label:<34} {ceiling:9.0f} req/s  p99 {ceiling_p99:7.1f} ms")
-    with gunicorn("hub:create_app()", env) as base:
+    with gunicorn("hub:create_app()", env, log) as base:
         for label, path in pages:
             rps, p99 = wrk(base + path, args.duration, args.connections)
             print(
