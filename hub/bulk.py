@@ -5,8 +5,10 @@ column.
 generic machinery (parameters per row, a processor call per value). For the
 thousands of new offers of a first harvest that was a third of the writer's time
 (bench/harvest.py). Here each column's processor (the dialect's own, as
-``execute`` would use: dates, JSON) runs over the whole column at once, and the
-driver gets plain tuples or dicts.
+``execute`` would use: dates, JSON) runs over the whole column at once, once per
+distinct value (a harvest's clock in two columns of every row, empty lists, NULLs:
+give JSON lists as tuples to share theirs), and the driver gets plain tuples or
+dicts.
 """
 
 from __future__ import annotations
@@ -68,7 +70,25 @@ def _bound(column: _Column, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
         values = [column.default() for _ in rows]
     else:
         values = [column.default] * len(rows)
-    return values if column.process is None else list(map(column.process, values))
+    return values if column.process is None else _processed(column.process, values)
+
+
+def _processed(process: Callable[[Any], Any], values: list[Any]) -> list[Any]:
+    """``process`` over ``values``, once per distinct value (by type and value:
+    ``1`` and ``True`` stay apart); an unhashable value (a dict) each time."""
+    done: dict[tuple[type, Any], Any] = {}
+    out = []
+    for value in values:
+        try:
+            key = (type(value), value)
+            bound = done.get(key, done)
+        except TypeError:
+            out.append(process(value))
+            continue
+        if bound is done:
+            bound = done[key] = process(value)
+        out.append(bound)
+    return out
 
 
 def _statement(dialect: Dialect, table: sa.Table, keys: tuple[str, ...]) -> _Statement:

@@ -300,6 +300,7 @@ def withdraw_profiles(
 
 
 def _content(data: OfferData) -> dict[str, object]:
+    # JSON lists as tuples: hub.bulk binds each distinct value once.
     return {
         "kind": data.kind.value,
         "title": data.title,
@@ -307,15 +308,15 @@ def _content(data: OfferData) -> dict[str, object]:
         "body_text": data.body_text,
         "language": data.language,
         "url": data.url,
-        "categories": list(data.categories),
+        "categories": tuple(data.categories),
         "updated_at": data.updated_at,
         "valid_through": data.valid_through,
         "content_hash": data.content_hash,
         "search_text": data.search_text,
         "organisation_name": data.organisation.name if data.organisation else None,
         "town": data.town,
-        "sectors": list(data.sectors),
-        "occupations": list(data.occupations),
+        "sectors": tuple(data.sectors),
+        "occupations": tuple(data.occupations),
         "contact": dict(data.contact),
         "group_key": data.group,
     }

@@ -88,3 +88,53 @@ def test_no_rows_writes_nothing(table: sa.Engine) -> None:
     with table.begin() as conn:
         bulk.insert(conn, things, [])
     assert _read(table) == []
+
+
+class _Counted(sa.types.TypeDecorator[str]):
+    """A string whose binds are counted."""
+
+    impl = sa.String(50)
+    cache_ok = True
+    binds: list[str | None] = []
+
+    def process_bind_param(self, value: str | None, dialect: object) -> str | None:
+        _Counted.binds.append(value)
+        return value
+
+
+counted = sa.Table(
+    "bulk_counted",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("label", _Counted),
+    sa.Column("data", sa.JSON),
+)
+
+
+def test_a_value_repeated_in_a_column_is_bound_once_and_read_back_right(
+    table: sa.Engine,
+) -> None:
+    labels = ["a", "b", None] * 100
+    data = [("x", "y"), (), 1, True, {"k": "v"}, {"k": "v"}] * 50
+    _Counted.binds.clear()
+    with table.begin() as conn:
+        bulk.insert(
+            conn,
+            counted,
+            [{"label": la, "data": d} for la, d in zip(labels, data, strict=True)],
+        )
+    assert sorted(_Counted.binds, key=str) == [None, "a", "b"]
+    with table.connect() as conn:
+        rows = conn.execute(
+            sa.select(counted.c.label, counted.c.data).order_by(counted.c.id)
+        ).all()
+    assert [r.label for r in rows] == labels
+    # tuples come back as lists; 1 and True (equal, same hash) stay apart
+    assert [r.data for r in rows[:6]] == [
+        ["x", "y"],
+        [],
+        1,
+        True,
+        {"k": "v"},
+        {"k": "v"},
+    ]
