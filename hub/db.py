@@ -41,6 +41,10 @@ def make_engine(url: str, **kwargs: Any) -> sa.Engine:
             # corrupts the file, and a commit waits for no disk.
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
+            # Temporary tables and sorts in memory, not in temporary files: the
+            # offers a harvest stages (hub.index._insert), at most 500 rows at a
+            # time (a first harvest 3-5 % faster, bench/README.md).
+            cursor.execute("PRAGMA temp_store=MEMORY")
             cursor.execute("PRAGMA busy_timeout=30000")
             if checkpoints is not None:  # run beside the writer, not in its commits
                 cursor.execute("PRAGMA wal_autocheckpoint=0")
