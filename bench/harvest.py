@@ -335,11 +335,7 @@ def main() -> None:
     for name, seen in pauses.items():
         print(
             f"collector in the {name} harvest{'s' if name == 'unchanged' else ''} "
-            f"({settled}): "
-            + ", ".join(
-                f"gen {g}: {n} in {ms * 1000:.1f} ms"
-                for g, (n, ms) in enumerate(zip(seen.counts, seen.seconds, strict=True))
-            )
+            f"({settled}): {seen}"
         )
     for phase, seconds in phases.items():
         print(f"  unchanged run, {phase}: {seconds / UNCHANGED_RUNS * 1000:.1f} ms")

@@ -198,15 +198,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{name:<12} {len(timing.samples):>5} {timing.percentile(50):>8.1f} "
             f"{timing.percentile(95):>8.1f} {timing.percentile(99):>8.1f}"
         )
-    print(
-        f"collector during the runs ({'settled' if args.settle else 'not settled'}): "
-        + ", ".join(
-            f"gen {g}: {n} in {seconds * 1000:.1f} ms"
-            for g, (n, seconds) in enumerate(
-                zip(pauses.counts, pauses.seconds, strict=True)
-            )
-        )
-    )
+    settled = "settled" if args.settle else "not settled"
+    print(f"collector during the runs ({settled}): {pauses}")
     for name, size in index_size(args.database_url).items():
         print(f"{name}: {_size(size)}")
     if args.hits:

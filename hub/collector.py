@@ -55,6 +55,14 @@ class Pauses:
         self.counts[generation] += 1
         self.seconds[generation] += time.perf_counter() - self._started
 
+    def __str__(self) -> str:
+        return ", ".join(
+            f"gen {generation}: {count} in {seconds * 1000:.1f} ms"
+            for generation, (count, seconds) in enumerate(
+                zip(self.counts, self.seconds, strict=True)
+            )
+        )
+
     def __enter__(self) -> Pauses:
         gc.callbacks.append(self._callback)
         return self
