@@ -16,7 +16,6 @@ from __future__ import annotations
 import gc
 import logging
 import time
-from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -45,7 +44,6 @@ class Pauses:
         self.counts = [0, 0, 0]
         self.seconds = [0.0, 0.0, 0.0]
         self._started = 0.0
-        self._callback: Callable[[str, dict[str, Any]], None] = self._on_pass
 
     def _on_pass(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
@@ -64,8 +62,8 @@ class Pauses:
         )
 
     def __enter__(self) -> Pauses:
-        gc.callbacks.append(self._callback)
+        gc.callbacks.append(self._on_pass)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        gc.callbacks.remove(self._callback)
+        gc.callbacks.remove(self._on_pass)  # equal bound methods
