@@ -59,8 +59,6 @@ def gunicorn(app: str, env: dict[str, str], log: Path) -> Iterator[str]:
                 "2",
                 "--bind",
                 f"127.0.0.1:{port}",
-                "--log-level",
-                "warning",
                 app,
             ],
             cwd=ROOT,
