@@ -38,6 +38,7 @@ from sqlalchemy.orm import sessionmaker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.footprint import Footprint  # noqa: E402
 from connectors.http import HttpLimits  # noqa: E402
 from connectors.http import make_http  # noqa: E402
 from connectors.netguard import NetworkPolicy  # noqa: E402
@@ -191,6 +192,11 @@ def main() -> None:
         help="time the unchanged runs' bookkeeping: claim, _start, _write_together",
     )
     parser.add_argument(
+        "--footprint",
+        action="store_true",
+        help="sample the first harvest's memory, workers' included (PSS; costs CPU)",
+    )
+    parser.add_argument(
         "--complete",
         action="store_true",
         help="feeds marked complete (fh:complete), as the feed profile writes them",
@@ -258,7 +264,8 @@ def main() -> None:
     started = time.perf_counter()
     keys = [f"bench/s{s}" for s in range(args.sources)]
     before = cpu_seconds()
-    with pauses["first"]:
+    footprint = Footprint() if args.footprint else contextlib.nullcontext()
+    with pauses["first"], footprint:
         first = harvester.run(due_only=False, keys=keys)
     first_s = time.perf_counter() - started
     harvester.close()  # the parsing workers' CPU is counted once they are reaped
@@ -331,6 +338,8 @@ def main() -> None:
         f"unchanged / first harvest: {conditional_s / first_s:.1%} the first time, "
         f"{steady_s / first_s:.1%} the median of the next (target <= 3%)"
     )
+    if isinstance(footprint, Footprint):
+        print(f"memory of the first harvest: {footprint}")
     settled = "settled" if args.settle else "not settled"
     for name, seen in pauses.items():
         print(

@@ -13,6 +13,7 @@ from connectors.base import FetchResult
 from connectors.base import ParseError
 from connectors.base import RawItem
 from connectors.base import Source
+from connectors.base import stream
 from connectors.discover import DiscoverConnector
 from connectors.html import HtmlConnector
 from connectors.jsonfeed import JsonFeedConnector
@@ -55,4 +56,5 @@ __all__ = [
     "get_connector",
     "register",
     "source_types",
+    "stream",
 ]

@@ -142,6 +142,60 @@ class Connector(Protocol):
     def parse(self, source: Source, result: FetchResult) -> ParsedDocument: ...
 
 
+class Items(Protocol):
+    """Where a streaming connector hands over items as it reads them
+    (``Streamer``): neither it nor the hub holds a big document's items at once."""
+
+    def take(self, item: RawItem) -> None: ...
+
+    def retract(self) -> None:
+        """Forget every item taken from this document: the connector reads it again
+        another way (a fast reader that gave up half-way)."""
+
+
+class Streamer(Connector, Protocol):
+    """A source type that hands over items as it reads them.
+
+    ``stream`` gives every item of the document to ``items``, in document order
+    (after a ``retract``, from the first again), and returns the document without
+    them: ``parse`` is ``stream`` into a list.
+    """
+
+    def stream(
+        self, source: Source, result: FetchResult, items: Items
+    ) -> ParsedDocument: ...
+
+
+class Collected:
+    """``Items`` into a list: a streaming connector's ``parse``."""
+
+    def __init__(self) -> None:
+        self.items: list[RawItem] = []
+
+    def take(self, item: RawItem) -> None:
+        self.items.append(item)
+
+    def retract(self) -> None:
+        self.items.clear()
+
+
+def stream(
+    connector: Connector, source: Source, result: FetchResult, items: Items
+) -> ParsedDocument:
+    """Any connector's document with its items handed to ``items``: as they are
+    read by a ``Streamer``, after the whole document by the others."""
+    if hasattr(connector, "stream"):
+        return connector.stream(source, result, items)  # type: ignore[no-any-return]
+    return handed(connector.parse(source, result), items)
+
+
+def handed(document: ParsedDocument, items: Items) -> ParsedDocument:
+    """``document``'s items given to ``items``; the document without them."""
+    for item in document.items:
+        items.take(item)
+    return dataclasses.replace(document, items=[])
+
+
 class GetPage(Protocol):
     """Fetches one more page of a source through the hub's guarded fetch path:
     destination checks, limits, robots.txt for scraping connectors, the per-host

@@ -18,7 +18,9 @@ its guards and limits, and the parse limits bound the parsing of every page.
 
 A worker may hand over results while it works (``sink``): the harvester's workers
 emit a big feed's offers in batches, which the caller spools, so neither process
-holds them all. The time the caller spends on them is not the worker's.
+holds them all; a worker that reads a document again another way takes back what
+it handed over (``Emit.retract``). The time the caller spends on them is not the
+worker's.
 
 Fork, not spawn: a worker starts with the parent's modules (a spawn would import
 them again) and runs only parsing and ``pickle``, so locks other threads held at
@@ -42,6 +44,7 @@ from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Mapping
 from typing import Any
+from typing import Protocol
 from typing import TypeVar
 
 from connectors import workers
@@ -122,8 +125,22 @@ class ParseLimits:
     isolate: bool = True
 
 
-Emit = Callable[[Any], None]
-Sink = Callable[[bytes], None]
+class Emit(Protocol):
+    """How work hands over results while it works (``call``'s ``sink``)."""
+
+    def __call__(self, obj: Any) -> None: ...
+
+    def retract(self, count: int) -> None:
+        """Take back the last ``count`` objects handed over."""
+
+
+class Sink(Protocol):
+    """Where the caller gets them: each object as ``pickle.dumps(obj)``."""
+
+    def add(self, payload: bytes) -> None: ...
+
+    def retract(self, count: int) -> None:
+        """Drop the last ``count`` payloads added."""
 
 
 def call(
@@ -141,8 +158,9 @@ def call(
     given.
 
     With a ``sink``, ``fn(*args, emit)`` may hand over results as it makes them:
-    each ``emit(obj)`` reaches ``sink`` as ``pickle.dumps(obj)`` while the worker
-    works on, so neither process holds all of them at once.
+    each ``emit(obj)`` reaches ``sink.add`` as ``pickle.dumps(obj)`` while the
+    worker works on, so neither process holds all of them at once, and each
+    ``emit.retract(count)`` reaches ``sink.retract``.
 
     A ``ConnectorError`` raised by ``fn`` is raised again here with its class and
     message. Raises ``ConnectorError`` of class ``parse_timeout`` when the deadline
@@ -156,13 +174,18 @@ def call(
 
 def _emitters(sink: Sink | None) -> tuple[Emit, ...]:
     """``emit`` in the calling process (no worker): the sink gets the same bytes."""
-    if sink is None:
-        return ()
+    return () if sink is None else (_LocalEmit(sink),)
 
-    def emit(obj: Any, sink: Sink = sink) -> None:
-        sink(pickle.dumps(obj, pickle.HIGHEST_PROTOCOL))
 
-    return (emit,)
+class _LocalEmit:
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+
+    def __call__(self, obj: Any) -> None:
+        self.sink.add(pickle.dumps(obj, pickle.HIGHEST_PROTOCOL))
+
+    def retract(self, count: int) -> None:
+        self.sink.retract(count)
 
 
 def crawl(
@@ -241,12 +264,11 @@ def _serve(
     while True:
         started = time.monotonic()
         kind, value = worker.receive(started + budget)
-        if kind == "emit":
+        budget -= time.monotonic() - started  # not the sink's, nor get's, time
+        if kind in ("emit", "retract"):
             assert sink is not None
-            sink(value)  # the sink's time (a spool's write) is not the worker's
-            budget -= time.monotonic() - started
+            (sink.add if kind == "emit" else sink.retract)(value)
             continue
-        budget -= time.monotonic() - started
         if kind == "done":
             return value  # type: ignore[no-any-return]
         assert kind == "get" and get is not None
@@ -305,6 +327,9 @@ class _WorkerEmit:
     def __call__(self, obj: Any) -> None:
         data = pickle.dumps(obj, pickle.HIGHEST_PROTOCOL)
         self.parent.send(("emit", pickle.PickleBuffer(data)))
+
+    def retract(self, count: int) -> None:
+        self.parent.send(("retract", count))
 
 
 class _RemotePages:

@@ -7,6 +7,7 @@ ParsedDocument only; no index, no Flask.
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import re
 from datetime import UTC
 from datetime import datetime
@@ -15,11 +16,14 @@ from typing import Any
 import feedparser
 
 from connectors import syndication
+from connectors.base import Collected
 from connectors.base import FetchResult
+from connectors.base import Items
 from connectors.base import ParsedDocument
 from connectors.base import ParseError
 from connectors.base import RawItem
 from connectors.base import Source
+from connectors.base import handed
 from connectors.charset import xml_as_utf8
 from connectors.feeditems import dated
 from connectors.feeditems import extensions
@@ -48,6 +52,16 @@ class RssConnector:
     )
 
     def parse(self, source: Source, result: FetchResult) -> ParsedDocument:
+        items = Collected()
+        return dataclasses.replace(
+            self.stream(source, result, items), items=items.items
+        )
+
+    def stream(
+        self, source: Source, result: FetchResult, items: Items
+    ) -> ParsedDocument:
+        """Plain feeds' items as the fast reader reads them (a big feed's never all
+        in memory); the others' after the whole document (connectors.base)."""
         kind = sniff(result.body)
         if kind == "empty":
             raise ParseError(source.url, "empty body", "empty_body")
@@ -60,11 +74,11 @@ class RssConnector:
             configured=source.options.get("encoding"),
         )
         if uses_profile(body):  # every field of the offer feed profile
-            return parse_profile(source, body)
-        document = syndication.read(body, result.url)  # plain feeds, fast
+            return handed(parse_profile(source, body), items)
+        document = syndication.stream(body, result.url, items)  # plain feeds, fast
         if document is not None:
             return document
-        return parse_with_feedparser(body, source.url, result.url)
+        return handed(parse_with_feedparser(body, source.url, result.url), items)
 
 
 def parse_with_feedparser(body: bytes, source_url: str, url: str) -> ParsedDocument:

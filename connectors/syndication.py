@@ -6,7 +6,9 @@ DOCTYPE, xml:base, a relative item link, XHTML or out-of-line content, a date in
 another format, an element feedparser gives a meaning this reader does not model.
 It follows feedparser's handlers for well-formed documents (connectors.feedtext
 for the values); tests/test_connectors_syndication.py holds both paths equal.
-Pure: bytes in, no network; memory stays bounded by clearing each item read.
+``stream`` hands each item over as it is read (connectors.base.Items), and takes
+them back if it declines half-way. Pure: bytes in, no network; memory stays bounded
+by clearing each element read.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from feedparser.urls import make_safe_absolute_uri
 from feedparser.util import FeedParserDict
 from lxml import etree
 
+from connectors.base import Collected
+from connectors.base import Items
 from connectors.base import ParsedDocument
-from connectors.base import RawItem
 from connectors.feeditems import item_language
 from connectors.feeditems import language
 from connectors.feeditems import make_item
@@ -87,33 +90,63 @@ _LINK_REF = re.compile(r"&([A-Za-z0-9_]+);")
 def read(body: bytes, url: str) -> ParsedDocument | None:
     """The feed in ``body`` (UTF-8 XML, as connectors.rss prepares it) fetched from
     ``url`` (after redirects), or None to leave it to feedparser."""
+    items = Collected()
+    document = stream(body, url, items)
+    return (
+        None if document is None else dataclasses.replace(document, items=items.items)
+    )
+
+
+def stream(body: bytes, url: str, items: Items) -> ParsedDocument | None:
+    """``read``, with each item handed to ``items`` as it is read; the document
+    comes back without them. None: declined, and what was taken is retracted."""
     start = _ROOT_START.search(body)
     if start is None or b"xml:base" in body:
         return None
     head = body[: start.start()]  # the prolog
     if _DTD.search(head) or _XML11.search(head):
         return None
+    base = make_safe_absolute_uri(url, url) or url
     try:
-        return _Reader(make_safe_absolute_uri(url, url) or url).run(body)
+        try:
+            return _Reader(base, items).run(body)
+        except _LateLanguage as late:  # read again, knowing the feed's language
+            items.retract()
+            return _Reader(base, items, late).run(body)
     except (NotSureError, etree.XMLSyntaxError):
+        items.retract()
         return None
 
 
-class _Reader:
-    """One document, read as feedparser's handlers would."""
+class _LateLanguage(Exception):
+    """The feed's language was given (or changed) after items that fall back to
+    it were handed over: feedparser gives them its last value, ``final``."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, final: str | None) -> None:
+        self.final = final
+
+
+class _Reader:
+    """One document, read as feedparser's handlers would; its items go to
+    ``items``. ``late``: how a first reading ended, when the feed's language came
+    after items that fall back to it (the second reading gives them its final value
+    from the start)."""
+
+    def __init__(
+        self, base: str, items: Items, late: _LateLanguage | None = None
+    ) -> None:
         self.base = base  # what feedparser resolves against
+        self.items = items
+        self.late = late
         self.rss = True
         self.lang: str | None = None  # xml:lang around the items
         self.feed_language: str | None = None
         self.ttl: str | None = None
         self.next_page: str | None = None
-        self.items: list[RawItem] = []
         self.deleted: list[str] = []  # RFC 6721 tombstones' refs
         self.complete: bool | None = None  # RFC 5005 fh:complete
         self.skipped = 0
-        self.by_feed_language: list[tuple[int, str | None]] = []
+        self.fallbacks: set[str | None] = set()  # feed languages items fell back to
         self.names = Names()
         self.key = self.names.key
 
@@ -151,12 +184,10 @@ class _Reader:
                         del el.getparent()[0]
                 depth -= 1
         final = language(self.feed_language)  # feedparser's last word on it
-        for index, used in self.by_feed_language:
-            if used != final:
-                item = dataclasses.replace(self.items[index], language=final)
-                self.items[index] = item
+        if self.fallbacks - {final}:
+            raise _LateLanguage(final)
         return ParsedDocument(
-            items=self.items,
+            items=[],
             deleted=tuple(self.deleted),
             complete=self.complete,
             ttl=ttl(self.ttl),
@@ -283,7 +314,9 @@ class _Reader:
         own = item_language(
             content_lang, slots.get("language"), summary_lang, title_lang
         )
-        fallback = language(self.feed_language)
+        fallback = (
+            language(self.feed_language) if self.late is None else self.late.final
+        )
         item = make_item(
             title=title,
             link=link,
@@ -302,8 +335,8 @@ class _Reader:
             self.skipped += 1
             return
         if own is None:
-            self.by_feed_language.append((len(self.items), fallback))
-        self.items.append(item)
+            self.fallbacks.add(fallback)
+        self.items.take(item)
 
     def person(self, el: Any) -> str:
         """An Atom person construct: "name (email)", the name, the email, or ""."""

@@ -308,7 +308,11 @@ class Parent:
     """The worker's end: requests and replies come in, messages go out."""
 
     def __init__(self, requests: int, answers: int) -> None:
-        self.requests, self.answers = requests, answers
+        self.answers = answers
+        # Buffered, blocking (the worker waits for work as long as it takes): a
+        # read of a message's body goes straight into the bytes it returns. Read
+        # in chunks and joined, a 110 MB feed took twice its size at once.
+        self.requests = io.BufferedReader(io.FileIO(requests, closefd=False))
 
     def send(self, message: Message) -> None:
         _write(self.answers, message)
@@ -316,9 +320,15 @@ class Parent:
     def receive(self) -> Message | None:
         """The parent's next message; None once it closed its end (it exited)."""
         try:
-            return _read(self.requests, math.inf)
+            return _message(self._read_exactly)
         except Died:
             return None
+
+    def _read_exactly(self, size: int) -> bytes:
+        data = self.requests.read(size)
+        if len(data) < size:  # the parent exited without a complete message
+            raise Died
+        return data
 
 
 def _collect(enabled: bool) -> None:
@@ -432,13 +442,18 @@ def _read(fd: int, deadline: float) -> Message:
     """One whole message. Raises ``TimedOut`` if it did not come before
     ``deadline``, ``Died`` if the other end closed first. Reads no further than the
     message: the pipe may carry the next."""
-    count = int.from_bytes(_read_exactly(fd, _HEADER, deadline), "big")
-    head = _read_exactly(fd, _HEADER * count, deadline)
+    return _message(lambda size: _read_exactly(fd, size, deadline))
+
+
+def _message(read_exactly: Callable[[int], bytes]) -> Message:
+    """One whole message, read ``read_exactly(size)`` bytes at a time."""
+    count = int.from_bytes(read_exactly(_HEADER), "big")
+    head = read_exactly(_HEADER * count)
     sizes = (
         int.from_bytes(head[at : at + _HEADER], "big")
         for at in range(0, len(head), _HEADER)
     )
-    payload, *buffers = [_read_exactly(fd, size, deadline) for size in sizes]
+    payload, *buffers = [read_exactly(size) for size in sizes]
     return pickle.loads(payload, buffers=buffers)  # type: ignore[no-any-return]
 
 

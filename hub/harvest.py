@@ -2,7 +2,7 @@
 recorded as a HarvestRun.
 
     claim (lease) ─> fetch (conditional GET; a pool, per-host limit) ─> same body? stop
-        ─> connector.parse ─> prepared.prepare: keys, normalise   (a parsing worker, a
+        ─> connector.stream ─> Preparer: keys, normalise          (a parsing worker, a
                  process of connectors.bounded; its batches spooled by the fetch thread)
         ─> recording.apply: upsert / withdraw / mark_missing, HarvestRun, next check
                                                                    (the calling thread)
@@ -49,6 +49,7 @@ from connectors.base import GetPage
 from connectors.base import PageCapReached
 from connectors.base import ParsedDocument
 from connectors.base import Source as SourceSpec
+from connectors.base import handed
 from connectors.bounded import FORK_GUARD
 from connectors.bounded import ParseLimits
 from connectors.http import HttpLimits
@@ -68,8 +69,8 @@ from hub import search_segments
 from hub.arrivals import Arrivals
 from hub.models import HarvestRun
 from hub.models import Source
+from hub.prepared import Preparer
 from hub.prepared import Spool
-from hub.prepared import prepare
 from hub.recording import Job
 from hub.recording import Outcome
 from hub.recording import RunSummary
@@ -495,7 +496,7 @@ class Harvester:
             run.now,
             run.seen,
             limits=self.parse_limits,
-            sink=run.spool.add,
+            sink=run.spool,
         )
         return document
 
@@ -511,7 +512,7 @@ class Harvester:
             run.seen,
             url=result.url,
             limits=self.parse_limits,
-            sink=run.spool.add,
+            sink=run.spool,
         )
         return document
 
@@ -599,8 +600,14 @@ def _parsed(
     seen: dict[str, int],
     emit: bounded.Emit,
 ) -> tuple[ParsedDocument, dict[str, int]]:
-    """One document parsed and prepared (``_prepared``)."""
-    return _prepared(connector.parse(spec, result), spec, now, seen, emit)
+    """One document, its items prepared as the connector reads them (a big feed's
+    are never all in memory) and emitted to the run's spool: the document without
+    them, and the keys seen with this page (``seen`` updated: the worker has a
+    copy of the run's, which comes back)."""
+    preparer = Preparer(spec, now, seen, emit)
+    document = connectors.stream(connector, spec, result, preparer)
+    preparer.finish()
+    return document, seen
 
 
 def _crawled(
@@ -613,22 +620,11 @@ def _crawled(
     seen: dict[str, int],
     emit: bounded.Emit,
 ) -> tuple[ParsedDocument, dict[str, int]]:
-    """A crawler's run, all its pages, prepared (``_prepared``)."""
-    return _prepared(connector.crawl(spec, first, get, state), spec, now, seen, emit)
-
-
-def _prepared(
-    document: ParsedDocument,
-    spec: SourceSpec,
-    now: datetime,
-    seen: dict[str, int],
-    emit: bounded.Emit,
-) -> tuple[ParsedDocument, dict[str, int]]:
-    """``document``'s items prepared and emitted to the run's spool; the document
-    without them, and the keys seen with this page (``seen`` updated: the worker
-    has a copy of the run's, which comes back)."""
-    prepare(spec, document.items, now, seen, emit)
-    return dataclasses.replace(document, items=[]), seen
+    """A crawler's run, all its pages, prepared as ``_parsed`` prepares one."""
+    preparer = Preparer(spec, now, seen, emit)
+    document = handed(connector.crawl(spec, first, get, state), preparer)
+    preparer.finish()
+    return document, seen
 
 
 def _groups(outcomes: list[Outcome]) -> Iterator[list[Outcome]]:

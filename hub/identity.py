@@ -81,6 +81,12 @@ def assign_keys(
     """
     seen = {} if seen is None else seen
     for item in items:
-        key = item_key(item)
-        seen[key] = seen.get(key, 0) + 1
-        yield (key if seen[key] == 1 else f"{key}#{seen[key]}", item)
+        yield next_key(item, seen), item
+
+
+def next_key(item: RawItem, seen: dict[str, int]) -> str:
+    """``item``'s key after the items counted in ``seen`` (``assign_keys``), which
+    counts it too."""
+    key = item_key(item)
+    seen[key] = seen.get(key, 0) + 1
+    return key if seen[key] == 1 else f"{key}#{seen[key]}"

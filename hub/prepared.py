@@ -2,11 +2,12 @@
 parsed (a parsing worker, connectors.bounded), spooled by the fetch thread, written
 batch by batch.
 
-    parsing worker: prepare() ─ Batch ─ emit ─> fetch thread: Spool.add (bytes)
-        ─> writer: for batch in spool: upsert
+    parsing worker: connector ─ item ─> Preparer.take ─ Batch ─ emit
+        ─> fetch thread: Spool.add (bytes) ─> writer: for batch in spool: upsert
 
 So normalising runs beside the writer, on another core, and no process holds all
-the offers of a big feed at once: the spool keeps them pickled, in memory up to
+the offers of a big feed at once: the connector hands over each item as it reads
+it (connectors.base.Streamer), the spool keeps the batches pickled, in memory up to
 ``SPOOL_MEMORY`` and in a temporary file beyond.
 
 Pure but for the spool's temporary file: no network, no database.
@@ -18,14 +19,13 @@ import dataclasses
 import logging
 import pickle
 import tempfile
-from collections.abc import Callable
-from collections.abc import Iterable
 from collections.abc import Iterator
 from datetime import datetime
 
 from connectors.base import RawItem
 from connectors.base import Source
-from hub.identity import assign_keys
+from connectors.bounded import Emit
+from hub.identity import next_key
 from hub.normalize import OfferData
 from hub.normalize import ProfileData
 from hub.normalize import is_company_profile
@@ -49,36 +49,55 @@ class Batch:
     failed: int = 0
 
 
-def prepare(
-    source: Source,
-    items: Iterable[RawItem],
-    now: datetime,
-    seen: dict[str, int],
-    emit: Callable[[Batch], None],
-) -> None:
-    """Key and normalise ``items`` of ``source``, emitting a Batch per BATCH_SIZE.
+class Preparer:
+    """Items of one document keyed and normalised as they come (a connector's
+    ``Items``), emitted a Batch per BATCH_SIZE; ``finish`` emits the rest.
 
     ``seen`` counts the keys of the listing's earlier pages (identity.assign_keys)
     and is updated. One item that cannot be normalised is counted, logged and left
-    out; it never loses the others.
+    out; it never loses the others. ``retract`` takes back the document's batches
+    and keys, emitted or not.
     """
-    offers: list[OfferData] = []
-    profiles: list[ProfileData] = []
-    failed = 0
-    for key, item in assign_keys(items, seen):
+
+    def __init__(
+        self, source: Source, now: datetime, seen: dict[str, int], emit: Emit
+    ) -> None:
+        self.source, self.now, self.seen, self.emit = source, now, seen, emit
+        self._seen_before = dict(seen)
+        self._emitted = 0
+        self._offers: list[OfferData] = []
+        self._profiles: list[ProfileData] = []
+        self._failed = 0
+
+    def take(self, item: RawItem) -> None:
+        key = next_key(item, self.seen)
         try:
             if is_company_profile(item):  # an organisation, not an offer
-                profiles.append(to_profile(source, key, item))
+                self._profiles.append(to_profile(self.source, key, item))
             else:
-                offers.append(to_offer(source, key, item, now))
+                self._offers.append(to_offer(self.source, key, item, self.now))
         except Exception:
-            log.exception("item %r of %s could not be normalised", key, source.key)
-            failed += 1
-        if len(offers) + len(profiles) + failed >= BATCH_SIZE:
-            emit(Batch(tuple(offers), tuple(profiles), failed))
-            offers, profiles, failed = [], [], 0
-    if offers or profiles or failed:
-        emit(Batch(tuple(offers), tuple(profiles), failed))
+            log.exception("item %r of %s could not be normalised", key, self.source.key)
+            self._failed += 1
+        if len(self._offers) + len(self._profiles) + self._failed >= BATCH_SIZE:
+            self._emit()
+
+    def retract(self) -> None:
+        if self._emitted:
+            self.emit.retract(self._emitted)
+        self._emitted = 0
+        self.seen.clear()
+        self.seen.update(self._seen_before)
+        self._offers, self._profiles, self._failed = [], [], 0
+
+    def finish(self) -> None:
+        if self._offers or self._profiles or self._failed:
+            self._emit()
+
+    def _emit(self) -> None:
+        self.emit(Batch(tuple(self._offers), tuple(self._profiles), self._failed))
+        self._emitted += 1
+        self._offers, self._profiles, self._failed = [], [], 0
 
 
 class Spool:
@@ -89,14 +108,24 @@ class Spool:
         self._file = tempfile.SpooledTemporaryFile(  # noqa: SIM115 (closed by close)
             max_size=SPOOL_MEMORY, prefix="ecoop-spool-"
         )
-        self.batches = 0
+        self._starts: list[int] = []  # each batch's offset in the file
+
+    @property
+    def batches(self) -> int:
+        return len(self._starts)
 
     def add(self, payload: bytes) -> None:
-        """One batch as ``pickle.dumps(Batch)`` (what bounded.call's sink gets)."""
-        self._file.seek(0, 2)
+        """One batch as ``pickle.dumps(Batch)`` (a bounded.Sink: what the parsing
+        worker emits)."""
+        self._starts.append(self._file.seek(0, 2))
         self._file.write(len(payload).to_bytes(_HEADER, "big"))
         self._file.write(payload)
-        self.batches += 1
+
+    def retract(self, count: int) -> None:
+        """Drop the last ``count`` batches: their document is being read again."""
+        if count:
+            self._file.truncate(self._starts[-count])
+            del self._starts[-count:]
 
     def __iter__(self) -> Iterator[Batch]:
         self._file.seek(0)

@@ -39,6 +39,7 @@ from connectors.base import RawItem
 from connectors.base import Source
 from connectors.bounded import FORK_GUARD
 from connectors.bounded import WORKERS
+from connectors.bounded import Emit
 from connectors.bounded import ParseLimits
 from connectors.bounded import call
 from connectors.bounded import crawl
@@ -51,7 +52,22 @@ from hub.registry import load
 
 DAY = timedelta(days=1)
 QUICK = ParseLimits(timeout=1.0, max_memory=64 * 1024 * 1024)
-Emit = Callable[[object], None]
+
+
+class Received:
+    """A sink: what the worker handed over, unpickled, less what it took back."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.objects: list[object] = []
+        self.delay = delay
+
+    def add(self, payload: bytes) -> None:
+        time.sleep(self.delay)
+        self.objects.append(pickle.loads(payload))
+
+    def retract(self, count: int) -> None:
+        del self.objects[len(self.objects) - count :]
+
 
 # What the tests send to a worker is data: module-level functions, pickled by name.
 
@@ -63,6 +79,14 @@ def echo(obj: object) -> object:
 def emit_batches(n: int, emit: Emit) -> str:
     for k in range(n):
         emit({"batch": k, "pid": os.getpid()})
+    return "done"
+
+
+def emit_take_back_emit(emit: Emit) -> str:
+    for k in range(3):
+        emit(f"first reading {k}")
+    emit.retract(2)
+    emit("second reading")
     return "done"
 
 
@@ -118,10 +142,10 @@ def children() -> set[int]:
 def emitted_pid(document: Callable[[Emit], object], pool: Pool | None = None) -> int:
     """The pid ``document`` ran in, which must fail; its error must be a
     ConnectorError (raised again by the caller)."""
-    received: list[bytes] = []
+    received = Received()
     with pytest.raises(ConnectorError):
-        call(document, url="http://x/", limits=QUICK, sink=received.append, pool=pool)
-    [pid] = [pickle.loads(r) for r in received]
+        call(document, url="http://x/", limits=QUICK, sink=received, pool=pool)
+    [pid] = received.objects
     return int(pid)
 
 
@@ -135,23 +159,42 @@ def test_the_result_comes_back_from_the_child() -> None:
 def test_what_the_child_emits_reaches_the_sink_in_order_before_its_result(
     isolate: bool,
 ) -> None:
-    received: list[object] = []
+    sink = Received()
     limits = dataclasses.replace(QUICK, isolate=isolate)
-    sink = lambda payload: received.append(pickle.loads(payload))  # noqa: E731
     assert call(emit_batches, 5, url="http://x/", limits=limits, sink=sink) == "done"
-    assert [r["batch"] for r in received] == [0, 1, 2, 3, 4]  # type: ignore[index]
-    pids = {r["pid"] for r in received}  # type: ignore[index]
+    assert [r["batch"] for r in sink.objects] == [0, 1, 2, 3, 4]  # type: ignore[index]
+    pids = {r["pid"] for r in sink.objects}  # type: ignore[index]
     assert (pids != {os.getpid()}) is isolate
+
+
+@pytest.mark.parametrize("isolate", [True, False], ids=["child", "in-thread"])
+def test_what_the_child_takes_back_leaves_the_sink(isolate: bool) -> None:
+    """A reader that gives up half-way and reads again another way takes back what
+    it handed over: the sink ends with the second reading only."""
+    sink = Received()
+    limits = dataclasses.replace(QUICK, isolate=isolate)
+    assert (
+        call(emit_take_back_emit, url="http://x/", limits=limits, sink=sink) == "done"
+    )
+    assert sink.objects == ["first reading 0", "second reading"]
+
+
+def test_the_time_the_sink_takes_is_not_the_workers() -> None:
+    """A slow spool (a full disk's writes) does not time out a parse: 5 batches
+    that take the sink 0.3 s each, under a 1 s deadline."""
+    sink = Received(delay=0.3)
+    assert call(emit_batches, 5, url="http://x/", limits=QUICK, sink=sink) == "done"
+    assert len(sink.objects) == 5
 
 
 def test_a_child_stopped_after_emitting_is_still_an_error() -> None:
     """Batches already handed over do not make a stuck parse a success: the
     harvester records the error and writes none of them."""
-    received: list[bytes] = []
+    received = Received()
     with pytest.raises(ConnectorError) as info:
-        call(emit_then_stall, url="http://x/feed", limits=QUICK, sink=received.append)
+        call(emit_then_stall, url="http://x/feed", limits=QUICK, sink=received)
     assert info.value.error_class == "parse_timeout"
-    assert [pickle.loads(r) for r in received] == ["first batch"]
+    assert received.objects == ["first batch"]
 
 
 def test_a_parser_that_never_returns_is_killed_at_the_deadline() -> None:
@@ -297,11 +340,11 @@ def test_a_worker_that_timed_out_is_killed_and_replaced() -> None:
 
 def test_the_memory_cap_holds_on_a_reused_worker_and_the_next_document_parses() -> None:
     worker = call(os.getpid, url="http://x/", limits=QUICK)
-    received: list[bytes] = []
+    received = Received()
     with pytest.raises(ConnectorError) as info:
-        call(pid_then_bloat, url="http://x/", limits=QUICK, sink=received.append)
+        call(pid_then_bloat, url="http://x/", limits=QUICK, sink=received)
     assert info.value.error_class == "too_large"
-    assert [pickle.loads(r) for r in received] == [worker]
+    assert received.objects == [worker]
     assert worker not in children()  # a worker that ran out of memory is not kept
     document = ParsedDocument(items=[RawItem(guid="1", link=None, title="Spawanie")])
     assert call(echo, document, url="http://x/", limits=QUICK) == document

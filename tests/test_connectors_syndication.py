@@ -8,6 +8,7 @@ sites, the benchmark's corpus): there it is the speed-up of issue #8.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from datetime import UTC
 from datetime import datetime
@@ -23,6 +24,7 @@ from connectors import syndication
 from connectors.base import FetchResult
 from connectors.base import ParsedDocument
 from connectors.base import ParseError
+from connectors.base import RawItem
 from connectors.base import Source
 from connectors.charset import decode
 from connectors.charset import to_utf8_xml
@@ -476,3 +478,69 @@ def test_random_combinations_read_the_same() -> None:
         attrs = rng.choice(["", " xml:lang='de'", " xml:lang=''"])
         taken += read_same(rss(*items, channel=channel, attrs=attrs)) is not None
     assert taken > 100  # most combinations take the fast path
+
+
+class Recorded:
+    """``Items`` that remember what came, in order: ``("take", title)`` and
+    ``("retract",)``."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, ...]] = []
+
+    def take(self, item: RawItem) -> None:
+        self.events.append(("take", item.title))
+
+    def retract(self) -> None:
+        self.events.append(("retract",))
+
+
+def titled(*titles: str, tail: str = "") -> bytes:
+    return rss(
+        *(f"<title>{t}</title><link>https://e.org/{t}</link>{tail}" for t in titles)
+    )
+
+
+def streamed(body: bytes) -> tuple[ParsedDocument, list[tuple[str, ...]]]:
+    items = Recorded()
+    result = FetchResult(URL, 200, {"Content-Type": "application/rss+xml"}, body)
+    return get_connector("rss").stream(SOURCE, result, items), items.events  # type: ignore[attr-defined]
+
+
+def test_a_plain_feed_hands_over_its_items_as_it_reads_them() -> None:
+    """Each item is handed over once read: one that breaks the document later
+    finds the earlier ones handed over, then taken back, and the error."""
+    whole = titled("a", "b", "c")
+    document, events = streamed(whole)
+    assert events == [("take", "a"), ("take", "b"), ("take", "c")]
+    assert document.items == []
+    cut = whole[: whole.index(b"<item>", whole.index(b"</item>"))] + b"<item><title>c"
+    items = Recorded()
+    result = FetchResult(URL, 200, {}, cut)
+    with pytest.raises(ParseError):
+        get_connector("rss").stream(SOURCE, result, items)  # type: ignore[attr-defined]
+    assert items.events == [("take", "a"), ("retract",)]  # no item of a cut feed
+
+
+def test_a_reading_given_up_half_way_is_taken_back_and_read_again() -> None:
+    """An item the fast reader is not sure of (a relative link) after items it
+    handed over: they are taken back and the feedparser path hands over all."""
+    body = rss(
+        "<title>a</title><link>https://e.org/a</link>",
+        "<title>b</title><link>/b</link>",
+    )
+    document, events = streamed(body)
+    assert events == [("take", "a"), ("retract",), ("take", "a"), ("take", "b")]
+    slow = parse_with_feedparser(body, URL, URL)
+    assert dataclasses.replace(document, items=slow.items) == slow
+
+
+def test_a_feed_language_given_after_the_items_is_theirs_when_streamed() -> None:
+    """feedparser gives the items its last value: a second reading gives it them."""
+    late = titled("a", "b").replace(b"</channel>", b"<language>lt</language></channel>")
+    _, events = streamed(late)
+    twice = [("take", "a"), ("take", "b")]
+    assert events == [*twice, ("retract",), *twice]
+    fast = syndication.read(late, URL)
+    assert fast is not None and [i.language for i in fast.items] == ["lt", "lt"]
+    early = titled("a").replace(b"<item>", b"<language>lt</language><item>")
+    assert streamed(early)[1] == [("take", "a")]  # known before the items: once

@@ -26,10 +26,12 @@ from hub.prepared import Spool
 from hub.registry import load
 
 
-def rss(guids: list[str]) -> bytes:
+def rss(guids: list[str], relative: int = -1) -> bytes:
+    """A feed of items with these ids; the one at ``relative`` links relatively,
+    which the fast reader leaves to feedparser (connectors.syndication)."""
     items = "".join(
         f"<item><title>{escape(f'Offer {n}: {guid}')}</title>"
-        f"<link>https://metal.example/o/{n}</link>"
+        f"<link>{'' if n == relative else 'https://metal.example'}/o/{n}</link>"
         f"<guid isPermaLink='false'>{escape(guid)}</guid>"
         "<description>&lt;p&gt;Obróbka CNC&lt;/p&gt;</description></item>"
         for n, guid in enumerate(guids)
@@ -99,5 +101,61 @@ def test_the_spool_gives_back_every_batch_in_order_from_memory_or_disk(
         assert spool._file._rolled  # past SPOOL_MEMORY: in a temporary file
         assert list(spool) == batches
         assert list(spool) == batches  # each reading starts from the first
+    finally:
+        spool.close()
+
+
+@pytest.mark.usefixtures("small_batches")
+def test_a_feed_read_again_half_way_is_written_once(
+    httpserver: HTTPServer,
+    tmp_path: Path,
+    sessions: sessionmaker[Session],
+    harvester: Harvester,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The fast reader hands over four batches, then meets an item it leaves to
+    feedparser: those batches and their keys are taken back, and the feedparser
+    reading is written alone: each offer once, a repeated id told apart once."""
+    retracted: list[int] = []
+    retract = Spool.retract
+    monkeypatch.setattr(
+        Spool, "retract", lambda s, n: (retracted.append(n), retract(s, n))[1]
+    )
+    guids = [f"g{n}" for n in range(40)]
+    guids[20] = "g3"
+    httpserver.expect_request("/feed").respond_with_data(
+        rss(guids, relative=30), content_type="application/rss+xml"
+    )
+    registry = write_registry(
+        tmp_path / "clusters.yaml", {"offers": httpserver.url_for("/feed")}
+    )
+    with sessions() as db:
+        index.sync_registry(db, load(registry), clock())
+
+    [run] = harvester.run(due_only=False)
+    assert (run.status, run.new, run.failed) == ("ok", 40, 0)
+    assert retracted == [30 // 7]
+    with sessions() as db:
+        stored = db.execute(sa.select(Offer.guid, Offer.url).order_by(Offer.id)).all()
+    assert [guid for guid, _ in stored] == [*guids[:20], "g3#2", *guids[21:]]
+    assert stored[30].url == httpserver.url_for("/o/30")
+
+
+@pytest.mark.parametrize("memory", [100, 1 << 20], ids=["on disk", "in memory"])
+def test_the_spool_drops_the_batches_taken_back(
+    monkeypatch: pytest.MonkeyPatch, memory: int
+) -> None:
+    monkeypatch.setattr(prepared, "SPOOL_MEMORY", memory)
+    spool = Spool()
+    batches = [Batch(failed=n) for n in range(10)]
+    try:
+        for batch in batches[:6]:
+            spool.add(pickle.dumps(batch))
+        spool.retract(4)
+        spool.retract(0)
+        for batch in batches[6:]:
+            spool.add(pickle.dumps(batch))
+        assert (list(spool), spool.batches) == ([*batches[:2], *batches[6:]], 6)
     finally:
         spool.close()

@@ -256,7 +256,8 @@ def test_a_group_holds_a_bounded_number_of_batches() -> None:
     for batches in sizes:
         outcome = recording.Outcome(job=None, spool=recording.Spool())  # type: ignore[arg-type]
         assert outcome.spool is not None
-        outcome.spool.batches = batches
+        for _ in range(batches):
+            outcome.spool.add(b"a batch")
         outcomes.append(outcome)
     try:
         groups = [[o.spool.batches for o in g] for g in harvest._groups(outcomes)]  # type: ignore[union-attr]
