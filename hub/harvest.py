@@ -347,23 +347,26 @@ class Harvester:
                 verdict = self.robots.check(job.spec.url)
                 if not verdict.allowed:
                     raise ConnectorError(job.spec.url, verdict.reason, "robots")
-            outcome.result = self._fetch_url(
+            result = self._fetch_url(
                 job.spec.url, accept=connector.accept, validators=job.validators
             )
-            if outcome.result.not_modified:
+            # The outcome waits for the writer without the body: a 100k-offer
+            # feed's 110 MB would stay in memory while its offers are written.
+            outcome.result = dataclasses.replace(result, body=b"")
+            outcome.size = len(result.body)
+            if result.not_modified:
                 return outcome, None
-            outcome.body_hash = hashlib.sha256(outcome.result.body).hexdigest()
+            outcome.body_hash = hashlib.sha256(result.body).hexdigest()
             if outcome.body_hash == job.body_hash:
                 return outcome, None
-            return outcome, functools.partial(self._read, connector, outcome)
+            return outcome, functools.partial(self._read, connector, outcome, result)
         return outcome, None
 
-    def _read(self, connector: Any, outcome: Outcome) -> Outcome:
-        """Parse and normalise a fetched body (and the pages it leads to) in a
-        parsing worker (a deadline and a memory cap that hold), which hands its
-        batches to the outcome's spool."""
-        job, result = outcome.job, outcome.result
-        assert result is not None
+    def _read(self, connector: Any, outcome: Outcome, result: FetchResult) -> Outcome:
+        """Parse and normalise a fetched body (``result``, the outcome's, with its
+        body) and the pages it leads to in a parsing worker (a deadline and a
+        memory cap that hold), which hands its batches to the outcome's spool."""
+        job = outcome.job
         with _failures(outcome):
             outcome.spool = Spool()
             run = _Run(job.spec, self.clock(), outcome.spool)

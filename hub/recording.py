@@ -73,8 +73,13 @@ class Job:
 
 @dataclasses.dataclass
 class Outcome:
+    """What the fetch thread found for a job, waiting for the writer. ``result``:
+    the fetch's answer without its body (read by then); ``size``: the body's
+    length."""
+
     job: Job
     result: FetchResult | None = None
+    size: int = 0
     document: ParsedDocument | None = None
     spool: Spool | None = None  # the prepared offers and profiles of ``document``
     body_hash: str | None = None
@@ -111,7 +116,7 @@ def apply(
     else:
         assert result is not None
         run.http_status = source.last_status = result.status
-        run.bytes = len(result.body)
+        run.bytes = outcome.size
         source.etag, source.last_modified = result.etag, result.last_modified
         source.body_hash = outcome.body_hash or source.body_hash
         if document is None:  # a 304, or the same bytes as last time

@@ -20,6 +20,7 @@ from werkzeug import Response
 from hub import index
 from hub import prepared
 from hub.harvest import Harvester
+from hub.models import HarvestRun
 from hub.models import Offer
 from hub.prepared import Batch
 from hub.prepared import Spool
@@ -77,6 +78,9 @@ def test_a_feed_of_many_batches_is_written_whole_and_withdraws_by_absence(
         stored = db.scalars(sa.select(Offer.guid).order_by(Offer.id)).all()
     expected = [*guids[:30], "g3#2", *guids[31:]]
     assert stored == expected  # every batch, in document order
+    with sessions() as db:
+        recorded = db.execute(sa.select(HarvestRun.http_status, HarvestRun.bytes)).one()
+    assert tuple(recorded) == (200, len(served["body"]))  # the body is not kept
 
     served["body"] = rss(guids[:35])  # five gone from a complete feed
     clock.now += timedelta(hours=1)
