@@ -44,7 +44,8 @@ class FetchResult:
     """What one HTTP fetch of a source returned.
 
     ``not_modified`` is true for a 304 answer to a conditional GET; ``body`` is then
-    empty. ``url`` is the final URL after redirects.
+    empty. ``url`` is the final URL after redirects. ``body_path``: the body is in
+    that file instead (a big one, handed so to a parsing process): ``loaded()``.
     """
 
     url: str
@@ -54,6 +55,15 @@ class FetchResult:
     etag: str | None = None
     last_modified: str | None = None
     not_modified: bool = False
+    body_path: str | None = None
+
+    def loaded(self) -> FetchResult:
+        """This result with its body in memory: read from ``body_path`` if there."""
+        if self.body_path is None:
+            return self
+        with open(self.body_path, "rb", buffering=0) as file:
+            body = file.readall()  # one buffer of the file's size, not pieces joined
+        return dataclasses.replace(self, body=body, body_path=None)
 
     def __reduce_ex__(self, protocol: Any) -> Any:
         # Sent to a parsing worker (pickle protocol 5, connectors.workers), the body

@@ -4,6 +4,7 @@ written batch by batch, with the same counts and withdrawals as one whole list."
 from __future__ import annotations
 
 import pickle
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -17,6 +18,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 from werkzeug import Response
 
+from connectors.base import FetchResult
+from hub import harvest
 from hub import index
 from hub import prepared
 from hub.harvest import Harvester
@@ -163,3 +166,48 @@ def test_the_spool_drops_the_batches_taken_back(
         assert (list(spool), spool.batches) == ([*batches[:2], *batches[6:]], 6)
     finally:
         spool.close()
+
+
+@pytest.mark.parametrize("feed", ["valid", "not a feed"])
+def test_a_big_body_reaches_its_parsing_worker_through_a_file_deleted_after(
+    httpserver: HTTPServer,
+    tmp_path: Path,
+    sessions: sessionmaker[Session],
+    harvester: Harvester,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+    feed: str,
+) -> None:
+    spills = tmp_path / "spills"
+    spills.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spills))
+    monkeypatch.setattr(harvest, "SPILL_BYTES", 1024)
+    spilled: list[tuple[str, int]] = []
+    spill = harvest._spilled
+
+    def recorded(result: FetchResult) -> FetchResult:
+        spilled.append((result.body_path or "", len(result.body)))
+        return spill(result)
+
+    monkeypatch.setattr(harvest, "_spilled", recorded)
+    body = rss([f"g{n}" for n in range(40)])
+    if feed != "valid":
+        body = b"<html><body>" + body + b"</body></html>"
+    httpserver.expect_request("/feed").respond_with_data(
+        body, content_type="application/rss+xml"
+    )
+    registry = write_registry(
+        tmp_path / "clusters.yaml", {"offers": httpserver.url_for("/feed")}
+    )
+    with sessions() as db:
+        index.sync_registry(db, load(registry), clock())
+
+    [run] = harvester.run(due_only=False)
+    assert spilled == [("", len(body))]  # the whole body, once
+    assert list(spills.iterdir()) == []  # read, or not, the file is gone
+    if feed != "valid":
+        assert (run.status, run.error_class) == ("error", "not_a_feed")
+        return
+    assert (run.status, run.new) == ("ok", 40)
+    with sessions() as db:
+        assert db.scalar(sa.select(HarvestRun.bytes)) == len(body)
