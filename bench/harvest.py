@@ -141,7 +141,7 @@ def serve(corpus: Path) -> tuple[multiprocessing.Process, int]:
     ready: multiprocessing.SimpleQueue[int] = multiprocessing.SimpleQueue()
 
     def run() -> None:
-        cache: dict[str, bytes] = {}
+        cache: dict[str, tuple[bytes, str]] = {}  # name -> body, ETag
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keeps connections open, as servers do
@@ -152,8 +152,13 @@ def serve(corpus: Path) -> tuple[multiprocessing.Process, int]:
                 if not name.isdigit() or not path.exists():
                     self.send_error(404)
                     return
-                body = cache.setdefault(name, path.read_bytes())
-                etag = f'"{hash(body) & 0xFFFFFFFF:x}"'
+                # Read once: a 304 is answered without reading the feed, as a
+                # static file server answers it (cache.setdefault(name,
+                # path.read_bytes()) read the file at every request).
+                if name not in cache:
+                    body = path.read_bytes()
+                    cache[name] = body, f'"{hash(body) & 0xFFFFFFFF:x}"'
+                body, etag = cache[name]
                 if self.headers.get("If-None-Match") == etag:
                     self.send_response(304)
                     self.end_headers()
