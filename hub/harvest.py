@@ -660,17 +660,23 @@ def _spilled(result: FetchResult) -> FetchResult:
     from there once the harvester has let go of its copy, so the two processes
     never hold a big body at once (they did for the whole parse of a 100k-offer
     feed: 2 x 110 MB)."""
-    with tempfile.NamedTemporaryFile(prefix="ecoop-body-", delete=False) as file:
+    file = tempfile.NamedTemporaryFile(prefix="ecoop-body-", delete=False)  # noqa: SIM115
+    with _deleted(file.name, unless_done=True), file:  # a full disk leaves none
         file.write(result.body)
     return dataclasses.replace(result, body=b"", body_path=file.name)
 
 
 @contextlib.contextmanager
-def _deleted(path: str | None) -> Iterator[None]:
+def _deleted(path: str | None, unless_done: bool = False) -> Iterator[None]:
+    """The file at ``path`` deleted when the block ends (``unless_done``: only if
+    it raised)."""
     try:
         yield
+    except BaseException:
+        unless_done = False
+        raise
     finally:
-        if path is not None:
+        if path is not None and not unless_done:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
 

@@ -47,6 +47,24 @@ def rss(guids: list[str], relative: int = -1) -> bytes:
     ).encode()
 
 
+def serve_one(
+    httpserver: HTTPServer,
+    tmp_path: Path,
+    sessions: sessionmaker[Session],
+    clock: Clock,
+    body: bytes,
+) -> None:
+    """``body`` served as the feed of the index's one source."""
+    httpserver.expect_request("/feed").respond_with_data(
+        body, content_type="application/rss+xml"
+    )
+    registry = write_registry(
+        tmp_path / "clusters.yaml", {"offers": httpserver.url_for("/feed")}
+    )
+    with sessions() as db:
+        index.sync_registry(db, load(registry), clock())
+
+
 @pytest.fixture
 def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     """Batches of 7 items, spooled to disk past 1 kB: many of both in a small feed."""
@@ -131,14 +149,7 @@ def test_a_feed_read_again_half_way_is_written_once(
     )
     guids = [f"g{n}" for n in range(40)]
     guids[20] = "g3"
-    httpserver.expect_request("/feed").respond_with_data(
-        rss(guids, relative=30), content_type="application/rss+xml"
-    )
-    registry = write_registry(
-        tmp_path / "clusters.yaml", {"offers": httpserver.url_for("/feed")}
-    )
-    with sessions() as db:
-        index.sync_registry(db, load(registry), clock())
+    serve_one(httpserver, tmp_path, sessions, clock, rss(guids, relative=30))
 
     [run] = harvester.run(due_only=False)
     assert (run.status, run.new, run.failed) == ("ok", 40, 0)
@@ -193,14 +204,7 @@ def test_a_big_body_reaches_its_parsing_worker_through_a_file_deleted_after(
     body = rss([f"g{n}" for n in range(40)])
     if feed != "valid":
         body = b"<html><body>" + body + b"</body></html>"
-    httpserver.expect_request("/feed").respond_with_data(
-        body, content_type="application/rss+xml"
-    )
-    registry = write_registry(
-        tmp_path / "clusters.yaml", {"offers": httpserver.url_for("/feed")}
-    )
-    with sessions() as db:
-        index.sync_registry(db, load(registry), clock())
+    serve_one(httpserver, tmp_path, sessions, clock, body)
 
     [run] = harvester.run(due_only=False)
     assert spilled == [("", len(body))]  # the whole body, once
@@ -211,3 +215,18 @@ def test_a_big_body_reaches_its_parsing_worker_through_a_file_deleted_after(
     assert (run.status, run.new) == ("ok", 40)
     with sessions() as db:
         assert db.scalar(sa.select(HarvestRun.bytes)) == len(body)
+
+
+def test_a_body_that_cannot_be_spilled_leaves_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write that fails (a full disk; here, text where bytes belong) raises, and
+    the file it began is gone."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    unwritable = FetchResult("http://x/feed", 200, {}, "text")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        harvest._spilled(unwritable)
+    assert list(tmp_path.iterdir()) == []
+    spilled = harvest._spilled(FetchResult("http://x/feed", 200, {}, b"<rss/>"))
+    assert spilled.body == b"" and spilled.loaded().body == b"<rss/>"
+    assert [p.name for p in tmp_path.iterdir()] == [Path(spilled.body_path or "").name]
