@@ -30,9 +30,10 @@ from hub.prepared import Spool
 from hub.registry import load
 
 
-def rss(guids: list[str], relative: int = -1) -> bytes:
+def rss(guids: list[str], relative: int = -1, next_page: str = "") -> bytes:
     """A feed of items with these ids; the one at ``relative`` links relatively,
-    which the fast reader leaves to feedparser (connectors.syndication)."""
+    which the fast reader leaves to feedparser (connectors.syndication); a page of
+    a paged feed if ``next_page`` (RFC 5005)."""
     items = "".join(
         f"<item><title>{escape(f'Offer {n}: {guid}')}</title>"
         f"<link>{'' if n == relative else 'https://metal.example'}/o/{n}</link>"
@@ -40,9 +41,11 @@ def rss(guids: list[str], relative: int = -1) -> bytes:
         "<description>&lt;p&gt;Obróbka CNC&lt;/p&gt;</description></item>"
         for n, guid in enumerate(guids)
     )
+    link = f"<atom:link rel='next' href='{next_page}'/>" if next_page else ""
     return (
-        "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel>"
-        f"<title>Metal</title><link>https://metal.example/</link>{items}"
+        "<?xml version='1.0' encoding='utf-8'?><rss version='2.0' "
+        "xmlns:atom='http://www.w3.org/2005/Atom'><channel>"
+        f"<title>Metal</title><link>https://metal.example/</link>{link}{items}"
         "</channel></rss>"
     ).encode()
 
@@ -160,6 +163,41 @@ def test_a_feed_read_again_half_way_is_written_once(
     assert stored[30].url == httpserver.url_for("/o/30")
 
 
+@pytest.mark.usefixtures("small_batches")
+def test_a_page_read_again_half_way_takes_back_its_own_batches_only(
+    httpserver: HTTPServer,
+    tmp_path: Path,
+    sessions: sessionmaker[Session],
+    harvester: Harvester,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A paged feed: the second page's fast reading gives up after three batches;
+    the first page's two stay, and its keys too (a repeat across pages is told
+    apart once)."""
+    retracted: list[int] = []
+    retract = Spool.retract
+    monkeypatch.setattr(
+        Spool, "retract", lambda s, n: (retracted.append(n), retract(s, n))[1]
+    )
+    guids = [f"g{n}" for n in range(40)]
+    guids[15] = "g3"
+    second = rss(guids[10:], relative=25)
+    httpserver.expect_request("/feed/2").respond_with_data(
+        second, content_type="application/rss+xml"
+    )
+    serve_one(
+        httpserver, tmp_path, sessions, clock, rss(guids[:10], next_page="/feed/2")
+    )
+
+    [run] = harvester.run(due_only=False)
+    assert (run.status, run.new, run.failed) == ("ok", 40, 0)
+    assert retracted == [21 // 7]
+    with sessions() as db:
+        stored = db.scalars(sa.select(Offer.guid).order_by(Offer.id)).all()
+    assert stored == [*guids[:15], "g3#2", *guids[16:]]
+
+
 @pytest.mark.parametrize("memory", [100, 1 << 20], ids=["on disk", "in memory"])
 def test_the_spool_drops_the_batches_taken_back(
     monkeypatch: pytest.MonkeyPatch, memory: int
@@ -203,7 +241,9 @@ def test_a_big_body_reaches_its_parsing_worker_through_a_file_deleted_after(
     monkeypatch.setattr(harvest, "_spilled", recorded)
     body = rss([f"g{n}" for n in range(40)])
     if feed != "valid":
-        body = b"<html><body>" + body + b"</body></html>"
+        body = (
+            b"<!DOCTYPE html><html><body>" + b"<p>Oferty</p>" * 200 + b"</body></html>"
+        )
     serve_one(httpserver, tmp_path, sessions, clock, body)
 
     [run] = harvester.run(due_only=False)
