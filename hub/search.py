@@ -145,9 +145,18 @@ def search_offers(
             rest = rest.offset(max(offset, total)).limit(per_page - len(ids))
             ids += db.scalars(rest)
     else:
-        total = db.scalar(
-            sa.select(sa.func.count()).select_from(matched.limit(WINDOW + 1).subquery())
-        )
+        if parsed.include:
+            # The window is the WINDOW + 1 newest matches: its size is the count,
+            # read newest segments first, as the relevance sort reads it. Counted
+            # over the whole table, a frequent word read its rows with their search
+            # vectors (PostgreSQL, 1M offers, "iso" by date: 29-44 ms).
+            total, _, _ = _window(db, engine, parsed, query, now, [], None)
+        else:
+            total = db.scalar(
+                sa.select(sa.func.count()).select_from(
+                    matched.limit(WINDOW + 1).subquery()
+                )
+            )
         if (total or 0) > WINDOW and parsed.include:
             # Many matches: walk the date index and stop early, probing each offer.
             probe = engine.probe(parsed, narrowing)

@@ -648,11 +648,16 @@ def test_beyond_the_window_every_match_is_still_found_once(
 ) -> None:
     with corpus() as db:
         query = OfferQuery(text=text, per_page=100, sort="date")
-        by_date = [(o.id, o.guid) for o in search_offers(db, query, NOW).offers]
+        page = search_offers(db, query, NOW)
+        by_date = [(o.id, o.guid) for o in page.offers]
+        assert (page.total, page.total_is_lower_bound) == (len(by_date), False)
     assert len(by_date) > 1
     monkeypatch.setattr(search, "WINDOW", 1)
     # Date order stays exact (the date index walked, each offer probed).
     assert guids(corpus, text, sort="date") == [g for _, g in by_date]
+    with corpus() as db:
+        page = search_offers(db, dataclasses.replace(query, per_page=1), NOW)
+        assert (page.total, page.total_is_lower_bound) == (1, True)
     newest = {g for _, g in sorted(by_date, reverse=True)[:2]}
     for per_page in (1, 2, 3):
         seen: list[str] = []
