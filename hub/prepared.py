@@ -50,8 +50,8 @@ class Batch:
 
 
 class Preparer:
-    """Items of one document keyed and normalised as they come (a connector's
-    ``Items``), a Batch emitted per BATCH_SIZE; ``finish`` emits the rest.
+    """Items of one document taken as they come (a connector's ``Items``), keyed,
+    normalised and emitted as a Batch per BATCH_SIZE; ``finish`` emits the rest.
 
     ``seen`` counts the keys of the listing's earlier pages (identity.assign_keys)
     and is updated. One item that cannot be normalised is counted, logged and left
