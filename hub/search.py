@@ -144,38 +144,45 @@ def search_offers(
             rest = matched.order_by(order)
             rest = rest.offset(max(offset, total)).limit(per_page - len(ids))
             ids += db.scalars(rest)
-    else:
-        if parsed.include:
-            # The window is the WINDOW + 1 newest matches: its size is the count,
-            # read newest segments first, as the relevance sort reads it. Counted
-            # over the whole table, a frequent word read its rows with their search
-            # vectors (PostgreSQL, 1M offers, "iso" by date: 29-44 ms).
-            total, _, _ = _window(db, engine, parsed, query, now, [], None)
-        else:
-            total = db.scalar(
-                sa.select(sa.func.count()).select_from(
-                    matched.limit(WINDOW + 1).subquery()
-                )
-            )
-        if (total or 0) > WINDOW and parsed.include:
+    elif parsed.include:
+        # The window is the WINDOW + 1 newest matches: its size is the count, read
+        # newest segments first (as the relevance sort reads it), with the facets
+        # that share it. Counted over the whole table, a frequent word read its
+        # rows with their search vectors (PostgreSQL, 1M offers, "iso" by date:
+        # 29-44 ms).
+        facets, sampled, _, total = _windows(db, query, now, engine, counted=True)
+        if total > WINDOW:
             # Many matches: walk the date index and stop early, probing each offer.
             probe = engine.probe(parsed, narrowing)
             matched = sa.select(Offer.id).where(*probe, *filters)
-        # Rank ids (SQLite reads them from a covering index, the sorter holds no
-        # wide rows), then load one page of offers.
-        by_date = matched.order_by(Offer.published_at.desc(), Offer.id.desc())
-        ids = list(db.scalars(by_date.offset(offset).limit(per_page)))
+        ids = _newest(db, matched, offset, per_page)
+    else:  # no word to look for (none, or only words to exclude): browsing
+        counting = sa.select(sa.func.count()).select_from(
+            matched.limit(WINDOW + 1).subquery()
+        )
+        total = db.scalar(counting) or 0
+        ids = _newest(db, matched, offset, per_page)
         if query.facets:
             facets, sampled, _, _ = _windows(db, query, now, engine)
     return OfferPage(
         load_offers(db, ids),
-        min(total or 0, WINDOW),
+        min(total, WINDOW),
         page,
         per_page,
         facets,
-        total_is_lower_bound=(total or 0) > WINDOW,
+        total_is_lower_bound=total > WINDOW,
         facets_are_lower_bounds=sampled,
     )
+
+
+def _newest(
+    db: Session, matched: sa.Select[Any], offset: int, per_page: int
+) -> list[int]:
+    """One page of the ``matched`` ids, newest first: ids only (SQLite reads them
+    from a covering index, the sorter holds no wide rows); the offers are loaded
+    after."""
+    by_date = matched.order_by(Offer.published_at.desc(), Offer.id.desc())
+    return list(db.scalars(by_date.offset(offset).limit(per_page)))
 
 
 def facet_counts(
@@ -207,14 +214,16 @@ def _windows(
     now: datetime,
     engine: Engine,
     page: Positions | None = None,
+    *,
+    counted: bool = False,
 ) -> tuple[dict[str, list[tuple[str, int]]], bool, list[int], int]:
     """facet_counts (when ``query.facets``), whether any was counted over a full
     window, and (with a ``page``) the ids at those positions of ``query``'s window
-    best first, and the window's size."""
+    best first, and (with a ``page`` or ``counted``) the window's size."""
     names = _facet_names(query) if query.facets else ()
     parsed = search_query.parse(query.text)
     # Facets that share the same filters share one window (one text match).
-    groups: dict[tuple[str, ...], list[str]] = {(): []} if page else {}
+    groups: dict[tuple[str, ...], list[str]] = {(): []} if page or counted else {}
     for facet in names:
         field = _FACET_FIELDS[facet]
         dropped = (field,) if getattr(query, field) else ()

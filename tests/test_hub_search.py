@@ -635,6 +635,10 @@ def test_facet_counts_leave_out_their_own_filter(corpus: sessionmaker[Session]) 
             "country": [("LT", 1)],
             "language": [("en", 1)],
         }
+        # Newest first: the same offers, total and counts (one window, read once).
+        by_date = search_offers(db, dataclasses.replace(picked, sort="date"), NOW)
+        assert [o.guid for o in by_date.offers] == ["wanted"]
+        assert (by_date.total, by_date.facets) == (page.total, page.facets)
 
 
 # --- bounded work (issue 8): WINDOW lowered so that the small corpus exceeds it ---
