@@ -69,6 +69,20 @@ def serve_one(
 
 
 @pytest.fixture
+def retracted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many batches each ``Spool.retract`` of the test took back."""
+    counts: list[int] = []
+    retract = Spool.retract
+
+    def counted(spool: Spool, count: int) -> None:
+        counts.append(count)
+        retract(spool, count)
+
+    monkeypatch.setattr(Spool, "retract", counted)
+    return counts
+
+
+@pytest.fixture
 def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     """Batches of 7 items, spooled to disk past 1 kB: many of both in a small feed."""
     monkeypatch.setattr(prepared, "BATCH_SIZE", 7)
@@ -140,16 +154,11 @@ def test_a_feed_read_again_half_way_is_written_once(
     sessions: sessionmaker[Session],
     harvester: Harvester,
     clock: Clock,
-    monkeypatch: pytest.MonkeyPatch,
+    retracted: list[int],
 ) -> None:
     """The fast reader hands over four batches, then meets an item it leaves to
     feedparser: those batches and their keys are taken back, and the feedparser
     reading is written alone: each offer once, a repeated id told apart once."""
-    retracted: list[int] = []
-    retract = Spool.retract
-    monkeypatch.setattr(
-        Spool, "retract", lambda s, n: (retracted.append(n), retract(s, n))[1]
-    )
     guids = [f"g{n}" for n in range(40)]
     guids[20] = "g3"
     serve_one(httpserver, tmp_path, sessions, clock, rss(guids, relative=30))
@@ -170,16 +179,11 @@ def test_a_page_read_again_half_way_takes_back_its_own_batches_only(
     sessions: sessionmaker[Session],
     harvester: Harvester,
     clock: Clock,
-    monkeypatch: pytest.MonkeyPatch,
+    retracted: list[int],
 ) -> None:
     """A paged feed: the second page's fast reading gives up after three batches;
     the first page's two stay, and its keys too (a repeat across pages is told
     apart once)."""
-    retracted: list[int] = []
-    retract = Spool.retract
-    monkeypatch.setattr(
-        Spool, "retract", lambda s, n: (retracted.append(n), retract(s, n))[1]
-    )
     guids = [f"g{n}" for n in range(40)]
     guids[15] = "g3"
     second = rss(guids[10:], relative=25)
