@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from datetime import timedelta
 from io import BytesIO
+from typing import Any
 
 from lxml import etree
 
@@ -114,6 +115,23 @@ def language(value: str | None) -> str | None:
 
 _DELETED_ENTRY = f"{{{TOMBSTONE_NS}}}deleted-entry"
 _COMPLETE = f"{{{HISTORY_NS}}}complete"
+EXTENSIONS = frozenset([_DELETED_ENTRY, _COMPLETE])  # the tags the two below read
+
+
+def tombstone_ref(el: Any) -> str | None:
+    """The ref of ``el`` if it is an RFC 6721 tombstone that has one."""
+    if el.tag == _DELETED_ENTRY and (ref := el.get("ref")):
+        return str(ref).strip()
+    return None
+
+
+def marks_complete(el: Any, level: int) -> bool:
+    """Is ``el``, ``level`` elements below the feed's root (1: the root's child),
+    an RFC 5005 completeness mark where §2 puts it: at the top of an Atom feed, in
+    an RSS 2.0 channel?"""
+    return el.tag == _COMPLETE and (
+        level == 1 or (level == 2 and el.getparent().tag == "channel")
+    )
 
 
 def extensions(body: bytes) -> tuple[tuple[str, ...], bool | None]:
@@ -143,12 +161,9 @@ def extensions(body: bytes) -> tuple[tuple[str, ...], bool | None]:
                 depth += 1
                 continue
             depth -= 1
-            if el.tag == _DELETED_ENTRY and (ref := el.get("ref")):
-                refs.append(ref.strip())
-            # At the top of an Atom feed; in RSS 2.0, in the channel (RFC 5005 §2).
-            elif el.tag == _COMPLETE and (
-                depth == 1 or (depth == 2 and el.getparent().tag == "channel")
-            ):
+            if (ref := tombstone_ref(el)) is not None:
+                refs.append(ref)
+            elif marks_complete(el, depth):
                 complete = True
             if 1 <= depth <= 2:  # an entry, an item, a channel's child: read
                 el.clear()

@@ -25,9 +25,12 @@ from lxml import etree
 from connectors.base import Collected
 from connectors.base import Items
 from connectors.base import ParsedDocument
+from connectors.feeditems import EXTENSIONS
 from connectors.feeditems import item_language
 from connectors.feeditems import language
 from connectors.feeditems import make_item
+from connectors.feeditems import marks_complete
+from connectors.feeditems import tombstone_ref
 from connectors.feeditems import ttl
 from connectors.feedtext import FP
 from connectors.feedtext import Names
@@ -40,12 +43,8 @@ from connectors.feedtext import join
 from connectors.feedtext import lang
 from connectors.feedtext import leaf_text
 from connectors.feedtext import parse_date
-from feeds.profile import HISTORY_NS
-from feeds.profile import TOMBSTONE_NS
 
 _ATOM_FEED = "{http://www.w3.org/2005/Atom}feed"
-_DELETED_ENTRY = f"{{{TOMBSTONE_NS}}}deleted-entry"
-_EXTENSIONS = frozenset([_DELETED_ENTRY, f"{{{HISTORY_NS}}}complete"])
 # Keys connectors.rss reads (and their FeedParserDict aliases): an element this
 # reader lets pass must not be stored under one of them.
 _READ_KEYS = set(FeedParserDict.keymap) | {
@@ -166,7 +165,7 @@ class _Reader:
                 self.names.declare(*el)
             elif event == "start":
                 depth += 1
-                if el.tag in _EXTENSIONS:
+                if el.tag in EXTENSIONS:
                     self.extension(el, depth)
                 if depth == 1:
                     top = self.root(el)
@@ -196,14 +195,12 @@ class _Reader:
         )
 
     def extension(self, el: Any, depth: int) -> None:
-        """An RFC 6721 tombstone (anywhere) or RFC 5005 completeness mark (at the
-        top of an Atom feed, in an RSS channel), read as connectors.feeditems'
-        ``extensions`` reads them: in this pass, not in a second one over the
+        """An RFC 6721 tombstone (anywhere) or RFC 5005 completeness mark, read by
+        connectors.feeditems' rules in this pass, not in a second one over the
         body. ``depth``: the root's is 1."""
-        if el.tag == _DELETED_ENTRY:
-            if ref := el.get("ref"):
-                self.deleted.append(ref.strip())
-        elif depth == 2 or (depth == 3 and el.getparent().tag == "channel"):
+        if (ref := tombstone_ref(el)) is not None:
+            self.deleted.append(ref)
+        elif marks_complete(el, depth - 1):
             self.complete = True
 
     def root(self, el: Any) -> int:
