@@ -661,22 +661,22 @@ def _spilled(result: FetchResult) -> FetchResult:
     never hold a big body at once (they did for the whole parse of a 100k-offer
     feed: 2 x 110 MB)."""
     file = tempfile.NamedTemporaryFile(prefix="ecoop-body-", delete=False)  # noqa: SIM115
-    with _deleted(file.name, unless_done=True), file:  # a full disk leaves none
-        file.write(result.body)
+    try:
+        with file:
+            file.write(result.body)
+    except BaseException:  # a full disk leaves no file behind
+        os.unlink(file.name)
+        raise
     return dataclasses.replace(result, body=b"", body_path=file.name)
 
 
 @contextlib.contextmanager
-def _deleted(path: str | None, unless_done: bool = False) -> Iterator[None]:
-    """The file at ``path`` deleted when the block ends (``unless_done``: only if
-    it raised)."""
+def _deleted(path: str | None) -> Iterator[None]:
+    """The file at ``path``, if any, deleted when the block ends."""
     try:
         yield
-    except BaseException:
-        unless_done = False
-        raise
     finally:
-        if path is not None and not unless_done:
+        if path is not None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
 
