@@ -43,6 +43,14 @@ from connectors.http import HttpLimits  # noqa: E402
 from connectors.http import make_http  # noqa: E402
 from connectors.netguard import NetworkPolicy  # noqa: E402
 from feeds.profile import HISTORY_NS  # noqa: E402
+from feeds.profile import Category  # noqa: E402
+from feeds.profile import Contact  # noqa: E402
+from feeds.profile import FeedInfo  # noqa: E402
+from feeds.profile import Location  # noqa: E402
+from feeds.profile import Offer as ProfileOffer  # noqa: E402
+from feeds.profile import OfferKind  # noqa: E402
+from feeds.profile import Organisation  # noqa: E402
+from feeds.writer import write_atom  # noqa: E402
 from hub import collector  # noqa: E402
 from hub import db as hub_db  # noqa: E402
 from hub import index  # noqa: E402
@@ -95,10 +103,15 @@ def write_feed(
     source: int,
     *,
     complete: bool = False,
+    profile: bool = False,
 ) -> None:
     """``make_feed``'s bytes written item by item: a 100k-offer feed is never held
-    in this process, whose peak memory the benchmark reports."""
+    in this process, whose peak memory the benchmark reports. ``profile``: the same
+    offers in the offer feed profile instead (``_profile_parts``)."""
     with path.open("wb") as out:
+        if profile:
+            out.writelines(_profile_parts(rng, n, lang, source, complete))
+            return
         for part in _feed_parts(rng, n, lang, source, encoding, complete):
             out.write(part.encode(encoding, errors="xmlcharrefreplace"))
 
@@ -133,6 +146,62 @@ def _feed_parts(
             f"<description>{escape('<p>' + body + '</p>')}</description></item>"
         )
     yield "<fh:complete/></channel></rss>" if complete else "</channel></rss>"
+
+
+PROFILE_CHUNK = 500  # offers written by one write_atom call
+FIRMS = 97  # firms per member site, in profile feeds
+
+
+def _profile_parts(
+    rng: random.Random, n: int, lang: str, source: int, complete: bool
+) -> Iterator[bytes]:
+    """The feed as a member publishing the offer feed profile serves it: Atom with
+    every eco field (kind, organisation, place, categories, contact, valid-through),
+    written by feeds.writer ``PROFILE_CHUNK`` entries at a time and spliced."""
+    now = datetime(2026, 11, 27, tzinfo=UTC)
+    words, kinds = WORDS[lang], list(OfferKind)
+    towns = [(w, c) for c in ("pl", "lt") for w in WORDS[c] if w[0].isupper()]
+    info = FeedInfo(
+        title=f"Member {source}",
+        link=f"https://member{source}.example/",
+        id=f"tag:member{source}.example,2026:offers",
+        language=lang,
+        complete=complete,
+        updated=now,
+    )
+    for start in range(0, n, PROFILE_CHUNK):
+        offers = []
+        for i in range(start, min(n, start + PROFILE_CHUNK)):
+            title = " ".join(rng.choice(words) for _ in range(6)).capitalize()
+            body = " ".join(rng.choice(words) for _ in range(80))
+            when = now - timedelta(minutes=rng.randrange(60 * 24 * 60))
+            firm = i % FIRMS  # a member's firms each publish many offers
+            town, country = towns[(source + firm) % len(towns)]
+            offers.append(
+                ProfileOffer(
+                    id=f"tag:member{source}.example,2026:o-{i}",
+                    title=title,
+                    link=f"https://member{source}.example/offers/{i}",
+                    kind=kinds[i % len(kinds)],
+                    language=lang,
+                    content_html=f"<p>{escape(body)}</p>",
+                    published=when,
+                    valid_through=when + timedelta(days=120),
+                    organisation=Organisation(
+                        f"Firma {source}-{firm}", country.upper(), town
+                    ),
+                    location=Location(country.upper(), town, lat=54.1, lon=23.2),
+                    categories=(Category("25.62", "https://e-cooperation.eu/ns/nace"),),
+                    contact=Contact(email=f"o{firm}@member{source}.example"),
+                )
+            )
+        document = write_atom(info, offers)
+        head = document.index(b"<entry")
+        tail = document.rindex(b"</entry>") + len(b"</entry>")
+        if start == 0:
+            yield document[:head]
+        yield document[head:tail]
+    yield b"\n</feed>\n"
 
 
 def serve(corpus: Path) -> tuple[multiprocessing.Process, int]:
@@ -207,6 +276,11 @@ def main() -> None:
         help="feeds marked complete (fh:complete), as the feed profile writes them",
     )
     parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="feeds in the offer feed profile (Atom + eco, feeds.writer), UTF-8",
+    )
+    parser.add_argument(
         "--no-settle",
         dest="settle",
         action="store_false",
@@ -228,6 +302,7 @@ def main() -> None:
             encoding,
             s,
             complete=args.complete,
+            profile=args.profile,
         )
     total = args.sources * args.offers
     size = sum(f.stat().st_size for f in corpus.iterdir())

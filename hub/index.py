@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm import joinedload
 
 from hub import bulk
+from hub import organisations
 from hub import versions
 from hub.kinds import OfferStatus
 from hub.models import Cluster
@@ -27,10 +28,8 @@ from hub.models import Offer
 from hub.models import Organisation
 from hub.models import Source
 from hub.normalize import OfferData
-from hub.normalize import OrganisationData
 from hub.normalize import ProfileData
 from hub.registry import Registry
-from hub.text import fold
 
 T = TypeVar("T")
 
@@ -132,8 +131,8 @@ def upsert_offers(
     known = _known(db, source, [o.guid for o in offers])
     inserts: list[dict[str, object]] = []
     touched: list[int] = []
-    orgs: dict[tuple[str, str], int] = {}
     groups: set[str] = set()  # groups with a new or changed version
+    writes: list[tuple[OfferData, dict[str, Any], sa.Row[Any] | None]] = []
     for data in offers:
         status = (
             OfferStatus.EXPIRED
@@ -157,10 +156,17 @@ def upsert_offers(
             continue
         if data.group:
             groups.add(data.group)
+        writes.append((data, seen, row))
+    country = source.cluster.country
+    orgs = organisations.resolve(
+        db, (data.organisation for data, _, _ in writes if data.organisation), country
+    )
+    for data, seen, row in writes:
+        org = data.organisation
         content = {
             **_content(data),
-            "country": data.country or source.cluster.country,
-            "organisation_id": _organisation_id(db, data.organisation, source, orgs),
+            "country": data.country or country,
+            "organisation_id": orgs[organisations.key(org, country)] if org else None,
         }
         if row is None:
             inserts.append(
@@ -238,11 +244,11 @@ def upsert_profiles(
     source to publish an organisation's profile owns it.
     """
     counts = UpsertCounts()
-    cache: dict[tuple[str, str], int] = {}
+    profiles = list(profiles)
+    country = source.cluster.country
+    ids = organisations.resolve(db, (p.organisation for p in profiles), country)
     for data in profiles:
-        org = db.get(
-            Organisation, _organisation_id(db, data.organisation, source, cache)
-        )
+        org = db.get(Organisation, ids[organisations.key(data.organisation, country)])
         assert org is not None
         if org.profile_source_id is None or org.profile_hash is None:
             counts.new += 1
@@ -321,38 +327,6 @@ def _content(data: OfferData) -> dict[str, object]:
         "contact": dict(data.contact),
         "group_key": data.group,
     }
-
-
-def _organisation_id(
-    db: Session,
-    data: OrganisationData | None,
-    source: Source,
-    cache: dict[tuple[str, str], int],
-) -> int | None:
-    """The organisation's row, matched by folded name and country (the cluster's when
-    the item does not say), created or completed with what the item tells."""
-    if data is None:
-        return None
-    key = (fold(data.name), data.country or source.cluster.country)
-    if key in cache:
-        return cache[key]
-    org = db.scalar(
-        sa.select(Organisation).where(
-            Organisation.name_key == key[0], Organisation.country == key[1]
-        )
-    )
-    if org is None:
-        org = Organisation(
-            name=data.name, name_key=key[0], country=key[1], identifiers={}
-        )
-        db.add(org)
-    org.town = data.town or org.town
-    org.website = data.website or org.website
-    if data.identifiers:
-        org.identifiers = {**org.identifiers, **dict(data.identifiers)}
-    db.flush()
-    cache[key] = org.id
-    return org.id
 
 
 def _chunks(values: list[T], size: int = 500) -> Iterator[list[T]]:
