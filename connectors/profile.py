@@ -6,6 +6,10 @@ Pure: bytes in, raw items out; no network, no index.
 
 from __future__ import annotations
 
+import dataclasses
+
+from connectors.base import Collected
+from connectors.base import Items
 from connectors.base import ParsedDocument
 from connectors.base import ParseError
 from connectors.base import RawItem
@@ -15,7 +19,7 @@ from feeds.profile import SCHEME_ESCO_OCCUPATION
 from feeds.profile import SCHEME_NACE
 from feeds.profile import FeedReadError
 from feeds.profile import Offer
-from feeds.reader import read
+from feeds.reader import stream
 
 
 def uses_profile(body: bytes) -> bool:
@@ -24,7 +28,15 @@ def uses_profile(body: bytes) -> bool:
 
 
 def parse_profile(source: Source, body: bytes) -> ParsedDocument:
-    """Every profile field of every entry, the tombstones, and the completeness.
+    """:func:`stream_profile` into a list."""
+    items = Collected()
+    document = stream_profile(source, body, items)
+    return dataclasses.replace(document, items=items.items)
+
+
+def stream_profile(source: Source, body: bytes, items: Items) -> ParsedDocument:
+    """Every profile field of every entry, handed to ``items`` as it is read; the
+    tombstones and the completeness.
 
     A paged feed (RFC 5005 ``next`` link, JSON Feed ``next_url``) names its next
     page; it is complete only as a whole (connectors.paging joins the pages).
@@ -32,16 +44,17 @@ def parse_profile(source: Source, body: bytes) -> ParsedDocument:
     hub stores them as organisations, not offers (hub.normalize.is_company_profile).
 
     Raises:
-        ParseError: the document is not well-formed or not a feed (class ``parse``).
+        ParseError: the document is not well-formed or not a feed (class ``parse``);
+            what was handed over is retracted first.
     """
     try:
-        parsed = read(body)
+        parsed = stream(body, lambda offer: items.take(_raw_item(offer)), items.retract)
     except FeedReadError as e:
+        items.retract()
         raise ParseError(source.url, str(e), "parse") from e
-    items = [_raw_item(offer) for offer in parsed.offers]
     complete = parsed.info.complete if parsed.completeness_declared else None
     return ParsedDocument(
-        items=items,
+        items=[],
         deleted=tuple(d.ref for d in parsed.deleted),
         complete=complete,
         next_page=parsed.info.next_url,

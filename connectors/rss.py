@@ -31,7 +31,7 @@ from connectors.feeditems import item_language
 from connectors.feeditems import language
 from connectors.feeditems import make_item
 from connectors.feeditems import ttl
-from connectors.profile import parse_profile
+from connectors.profile import stream_profile
 from connectors.profile import uses_profile
 from connectors.sniff import sniff
 
@@ -74,7 +74,7 @@ class RssConnector:
             configured=source.options.get("encoding"),
         )
         if uses_profile(body):  # every field of the offer feed profile
-            return handed(parse_profile(source, body), items)
+            return stream_profile(source, body, items)
         document = syndication.stream(body, result.url, items)  # plain feeds, fast
         if document is not None:
             return document

@@ -4,13 +4,14 @@ expands an entity (a DOCTYPE that declares one is refused)."""
 
 from __future__ import annotations
 
+import contextlib
 import html
 import re
 from collections.abc import Callable
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
+from io import BytesIO
 from typing import Any
 from typing import TypeAlias
 from urllib.parse import urljoin
@@ -49,41 +50,146 @@ _RSS |= {"content_html": "<description>", "date_published": "<pubDate>"}
 _RSS |= {"description": "<description>", "language": "<language>"}
 
 
-@dataclass
-class Shape:
-    """A document in JSON Feed shape, the problems met while transcribing it, and
-    how to locate any of its keys in the XML."""
+class Transcript:
+    """An Atom 1.0 or RSS 2.0 document in JSON Feed shape, read as it is parsed.
 
-    doc: dict[str, Any]
-    format: str  # "atom" or "rss"
-    notes: Notes
-    locate: Locate
-    extension: bool
-
-
-def transcribe(data: bytes) -> Shape:
-    """Parse an Atom or RSS 2.0 document safely and transcribe it.
-
-    Raises:
-        FeedReadError: not well-formed, entities declared, not a feed.
+    ``items()`` gives each item (Atom entry) as soon as its end is read, then
+    forgets it: a big feed is never whole in memory. The feed's own keys
+    (``doc``, without ``items``) and ``extension`` are complete once ``items()`` is
+    exhausted, for Atom allows the feed's elements after its entries.
+    ``feed_language`` is the feed's language as far as read. ``locate`` places any
+    key of the feed, and of the item being read (of every item, with
+    ``items(keep_lines=True)``).
     """
-    root = parse(data)
-    if root.tag == _A + "feed":
-        return _transcribe(root, "atom", root.iterchildren(_A + "entry"))
-    if root.tag == "rss" and (channel := root.find("channel")) is not None:
-        return _transcribe(channel, "rss", channel.iterchildren("item"))
-    hint = Message(
-        "serve an Atom 1.0 <feed>, an RSS 2.0 <rss> or a JSON Feed (PROFILE.md)"
-    )
-    if root.tag == _A + "entry":
-        hint = Message("this is an Atom entry document: wrap the entries in <feed>")
-    name = etree.QName(root).localname
-    message = Message("not a feed: root element <%(name)s>", name=name)
-    raise FeedReadError(message, hint, root.sourceline)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.notes = Notes(_eco_name)
+        self.format = ""  # "atom" or "rss", from the root element
+        self.doc: dict[str, Any] = {}
+        self.extension = False  # an eco element anywhere
+        self._lines: dict[int | None, Lines] = {None: {"": 0}}
+        self._top: El | None = None  # Atom <feed>, RSS <channel>
+        self._entry = ""  # the items' tag
+
+    @property
+    def feed_language(self) -> str | None:
+        """Atom's is on its root; RSS's <language> may come after items."""
+        if (top := self._top) is None:
+            return None
+        return _lang_of(top) if self.format == "atom" else _txt(top.find("language"))
+
+    def items(self, keep_lines: bool = False) -> Iterator[tuple[int, dict[str, Any]]]:
+        """(index, item) of each item in document order, then the feed's keys.
+
+        Raises:
+            FeedReadError: not well-formed, entities declared, not a feed.
+        """
+        count, events = 0, _events(self.data)
+        with _syntax_errors():
+            for _, el in events:
+                if not self._entry:
+                    self._start(el.getroottree().getroot())
+                if el.tag != self._entry or el.getparent() is not self._top:
+                    continue
+                self._lines[count] = lines = {"": el.sourceline or 0}
+                read = _atom_item if self.format == "atom" else _rss_item
+                base = f"{etree.QName(el).localname}[{count + 1}]"
+                item = read(el, base, lines, self.notes)
+                item["_ecoop"] = {k: v for k, v in item["_ecoop"].items() if v}
+                self.extension = self.extension or _uses_eco(el)
+                self._top.remove(el)  # and its memory goes with it
+                yield count, item
+                if not keep_lines:
+                    del self._lines[count]
+                count += 1
+        self._finish(events.root)
+
+    def locate(self, i: int | None, key: str) -> Where:
+        known, parts = self._lines.get(i, {}), re.split(r"(?=[.\[])", key)
+        keys = ("".join(parts[:n]).lstrip(".") for n in range(len(parts), -1, -1))
+        line = next((known[k] for k in keys if k in known), None)
+        if i is None and (m := re.match(r"_ecoop\.deleted\[(\d+)\]\.?(\w*)", key)):
+            return f"at:deleted-entry[{int(m[1]) + 1}] @{m[2]}".rstrip(" @"), line
+        atom = self.format == "atom"
+        if i is None:
+            base = "feed" if atom else "channel"
+        else:
+            base = f"{'entry' if atom else 'item'}[{i + 1}]"
+        return f"{base} {_xml_name(key, _ATOM if atom else _RSS)}".rstrip(), line
+
+    def _start(self, root: El) -> None:
+        """The format and the feed's element (Atom <feed>, the first RSS <channel>),
+        from the first element read; entities declared in the DTD are refused."""
+        _refuse_declared(root)  # the internal DTD is read by now
+        self.format = "atom" if root.tag == _A + "feed" else "rss"
+        self._entry = _A + "entry" if self.format == "atom" else "item"
+        if root.tag == _A + "feed":
+            self._top = root
+        elif root.tag == "rss":
+            self._top = root.find("channel")
+
+    def _finish(self, root: El) -> None:
+        """The feed's own keys, once every item has been read."""
+        _refuse_declared(root)
+        if root.tag == _A + "feed" or (root.tag == "rss" and self._top is not None):
+            assert self._top is not None
+            self.doc = self._feed(self._top)
+            self.extension = self.extension or _uses_eco(self._top)
+            return
+        hint = Message(
+            "serve an Atom 1.0 <feed>, an RSS 2.0 <rss> or a JSON Feed (PROFILE.md)"
+        )
+        if root.tag == _A + "entry":
+            hint = Message("this is an Atom entry document: wrap the entries in <feed>")
+        name = etree.QName(root).localname
+        message = Message("not a feed: root element <%(name)s>", name=name)
+        raise FeedReadError(message, hint, root.sourceline)
+
+    def _feed(self, top: El) -> dict[str, Any]:
+        """Atom ``<feed>`` or RSS ``<channel>`` in JSON Feed shape, with its lines."""
+        notes, atom = self.notes, self.format == "atom"
+        scope = "feed" if atom else "channel"
+        ln = self._lines[None]
+        ln[""] = top.sourceline or 0
+        if atom:
+            for name in ("id", "updated"):
+                if top.find(_A + name) is None:
+                    hint = Message(
+                        "RFC 4287 §4.1.1: a feed has an <%(name)s>", name=name
+                    )
+                    message = Message("missing <%(name)s>", name=name)
+                    notes.error((f"feed <{name}>", top.sourceline), message, hint)
+            doc: dict[str, Any] = {"title": _text(top.find(_A + "title"))}
+            doc["description"] = _text(top.find(_A + "subtitle"))
+            doc["language"] = _lang_of(top)
+            doc["authors"] = [{"name": _txt(top.find(f"{_A}author/{_A}name"))}]
+            eco = {
+                "id": _txt(top.find(_A + "id")),
+                "updated": _txt(top.find(_A + "updated")),
+            }
+        else:
+            doc = {k: _txt(top.find(k)) for k in ("title", "description", "language")}
+            doc["home_page_url"] = _txt(top.find("link"))
+            eco = {"id": None}
+        names = {"self": "feed_url", "next": "next_url", "alternate": "home_page_url"}
+        for rel, href, _, line in reversed(_links(top)):  # the first of each rel wins
+            if rel == "prev-archive":
+                eco["prev_archive_url"], ln["_ecoop.prev_archive_url"] = href, line
+            elif key := names.get(rel):
+                doc[key], ln[key] = href, line
+        _history(top, scope, eco, ln, notes, bool(doc.get("next_url")))
+        eco["id"] = eco["id"] or doc.get("feed_url") or doc.get("home_page_url")
+        doc["_ecoop"] = {k: v for k, v in eco.items() if v is not None}
+        return doc
 
 
-def parse(data: bytes) -> El:
-    """The root element, parsed without entities, network, DTD or huge trees."""
+_ITEMS = frozenset((_A + "entry", "item"))
+
+
+def _events(data: bytes) -> Any:
+    """lxml's iterparse of ``data`` without entities, network, DTD or huge trees:
+    the ends of entries and items, and of the root."""
     # Entity declarations allow expansion bombs (billion laughs) and external
     # entities; a feed needs neither, so they are refused before parsing.
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -91,14 +197,12 @@ def parse(data: bytes) -> El:
     else:
         head = data[:65536].decode("latin-1")
     prolog = re.split(r"<(?![?!])", head, maxsplit=1)[0]
-    refused = Message(
-        "DOCTYPE declares entities: refused (entities are never expanded)"
-    )
-    remove = Message("remove the <!DOCTYPE> block")
     if "<!ENTITY" in prolog:
-        line = prolog[: prolog.index("<!ENTITY")].count("\n") + 1
-        raise FeedReadError(refused, remove, line)
-    parser = etree.XMLParser(
+        _refuse_declared(None, prolog[: prolog.index("<!ENTITY")].count("\n") + 1)
+    return etree.iterparse(
+        BytesIO(data),
+        events=("end",),
+        tag=(*_ITEMS, _A + "feed", "rss"),
         resolve_entities=False,
         no_network=True,
         huge_tree=False,
@@ -106,8 +210,26 @@ def parse(data: bytes) -> El:
         remove_comments=True,
         remove_pis=True,
     )
+
+
+def _refuse_declared(root: El | None, line: int = 1) -> None:
+    """Refuse a document whose DOCTYPE declares entities (``root``: look in its
+    internal DTD; None: one was found)."""
+    if root is not None:
+        dtd = root.getroottree().docinfo.internalDTD
+        if dtd is None or not any(True for _ in dtd.iterentities()):
+            return
+    refused = Message(
+        "DOCTYPE declares entities: refused (entities are never expanded)"
+    )
+    raise FeedReadError(refused, Message("remove the <!DOCTYPE> block"), line)
+
+
+@contextlib.contextmanager
+def _syntax_errors() -> Iterator[None]:
+    """lxml's syntax errors as FeedReadError."""
     try:
-        root = etree.fromstring(data, parser)
+        yield
     except etree.XMLSyntaxError as e:
         hint = Message("fix the XML at that line (`xmllint --noout FILE` shows it)")
         if "encoding" in e.msg:
@@ -116,64 +238,10 @@ def parse(data: bytes) -> El:
             )
         message = Message("not well-formed XML: %(error)s", error=e.msg)
         raise FeedReadError(message, hint, e.lineno) from e
-    dtd = root.getroottree().docinfo.internalDTD
-    if dtd is not None and any(True for _ in dtd.iterentities()):
-        raise FeedReadError(refused, remove, 1)
-    return root
 
 
-def _transcribe(top: El, fmt: str, entries: Iterator[El]) -> Shape:
-    """Atom ``<feed>`` or RSS ``<channel>`` in JSON Feed shape, with its lines."""
-    notes, atom = Notes(_eco_name), fmt == "atom"
-    scope, entry_scope = ("feed", "entry") if atom else ("channel", "item")
-    lines: dict[int | None, Lines] = {None: {"": top.sourceline or 0}}
-    if atom:
-        for name in ("id", "updated"):
-            if top.find(_A + name) is None:
-                hint = Message("RFC 4287 §4.1.1: a feed has an <%(name)s>", name=name)
-                message = Message("missing <%(name)s>", name=name)
-                notes.error((f"feed <{name}>", top.sourceline), message, hint)
-        doc: dict[str, Any] = {"title": _text(top.find(_A + "title"))}
-        doc["description"] = _text(top.find(_A + "subtitle"))
-        doc["language"] = _lang_of(top)
-        doc["authors"] = [{"name": _txt(top.find(f"{_A}author/{_A}name"))}]
-        eco = {
-            "id": _txt(top.find(_A + "id")),
-            "updated": _txt(top.find(_A + "updated")),
-        }
-    else:
-        doc = {k: _txt(top.find(k)) for k in ("title", "description", "language")}
-        doc["home_page_url"] = _txt(top.find("link"))
-        eco = {"id": None}
-    names = {"self": "feed_url", "next": "next_url", "alternate": "home_page_url"}
-    for rel, href, _, line in reversed(_links(top)):  # the first of each rel wins
-        if rel == "prev-archive":
-            eco["prev_archive_url"], lines[None]["_ecoop.prev_archive_url"] = href, line
-        elif key := names.get(rel):
-            doc[key], lines[None][key] = href, line
-    _history(top, scope, eco, lines[None], notes, bool(doc.get("next_url")))
-    eco["id"] = eco["id"] or doc.get("feed_url") or doc.get("home_page_url")
-    doc["_ecoop"] = {k: v for k, v in eco.items() if v is not None}
-    doc["items"] = []
-    for i, el in enumerate(entries):
-        lines[i] = {"": el.sourceline or 0}
-        base = f"{entry_scope}[{i + 1}]"
-        item = (_atom_item if atom else _rss_item)(el, base, lines[i], notes)
-        item["_ecoop"] = {k: v for k, v in item["_ecoop"].items() if v}
-        doc["items"].append(item)
-    xml_names = _ATOM if atom else _RSS
-
-    def locate(i: int | None, key: str) -> Where:
-        known, parts = lines[i], re.split(r"(?=[.\[])", key)
-        keys = ("".join(parts[:n]).lstrip(".") for n in range(len(parts), -1, -1))
-        line = next((known[k] for k in keys if k in known), None)
-        if i is None and (m := re.match(r"_ecoop\.deleted\[(\d+)\]\.?(\w*)", key)):
-            return f"at:deleted-entry[{int(m[1]) + 1}] @{m[2]}".rstrip(" @"), line
-        base = scope if i is None else f"{entry_scope}[{i + 1}]"
-        return f"{base} {_xml_name(key, xml_names)}".rstrip(), line
-
-    extension = any(True for _ in top.iter(_ECO + "*"))
-    return Shape(doc, fmt, notes, locate, extension)
+def _uses_eco(el: El) -> bool:
+    return any(True for _ in el.iter(_ECO + "*"))
 
 
 def _history(

@@ -1,16 +1,18 @@
 """Reads Atom / RSS 2.0 (eco elements) and JSON Feed (_ecoop) into profile objects
-and the problems met. Pure: never fetches; XML comes transcribed into the JSON Feed
-shape by feeds._xml, so that one builder serves every format."""
+and the problems met, whole (``read``) or handing each offer over as it is read
+(``stream``). Pure: never fetches; XML comes transcribed into the JSON Feed shape by
+feeds._xml, so that one builder serves every format."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 
 from feeds._xml import Locate
-from feeds._xml import transcribe
+from feeds._xml import Transcript
 from feeds.profile import Category
 from feeds.profile import Deleted
 from feeds.profile import FeedInfo
@@ -23,7 +25,7 @@ from feeds.profile import Spec
 from feeds.profile import Where
 from feeds.profile import read_extension
 
-__all__ = ["FeedReadError", "ParsedFeed", "read"]
+__all__ = ["FeedReadError", "ParsedFeed", "read", "stream"]
 
 # The JSON Feed shape: feed keys, _ecoop feed keys, item keys.
 _FEED: dict[str, Spec] = {"title": "text", "description": "text", "language": "text"}
@@ -76,21 +78,68 @@ def read(data: bytes) -> ParsedFeed:
         FeedReadError: empty, neither JSON nor XML, not well-formed, a DOCTYPE that
             declares entities, JSON that is not an object, an unknown root element.
     """
+    kept: list[tuple[int, Offer]] = []
+    parsed = _read(data, lambda i, offer: kept.append((i, offer)), kept.clear, True)
+    parsed.items = [i for i, _ in kept]
+    parsed.offers = [offer for _, offer in kept]
+    return parsed
+
+
+def stream(
+    data: bytes, take: Callable[[Offer], None], retract: Callable[[], None]
+) -> ParsedFeed:
+    """:func:`read`, handing each offer to ``take`` as it is read instead of keeping
+    it: a big feed's offers are never all in memory. The ParsedFeed has no offers,
+    and its ``where`` places only the feed's own keys.
+
+    ``retract``: forget the offers handed over so far, they come again. An RSS
+    channel may name its language after items that fall back to it; they are then
+    read again, knowing it. A document found broken half-way raises after some
+    offers were handed over: the caller forgets them.
+
+    Raises:
+        FeedReadError: as :func:`read`.
+    """
+    return _read(data, lambda _, offer: take(offer), retract, False)
+
+
+def _read(
+    data: bytes,
+    take: Callable[[int, Offer], None],
+    retract: Callable[[], None],
+    locating: bool,
+) -> ParsedFeed:
+    """Hand each offer to ``take`` with its item's index; ``locating``: keep the
+    place of every item's keys, for ``where``."""
     head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
     if not head:
         raise FeedReadError(Message("not a feed: the document is empty"))
     if head in (b"{", b"["):
-        return _read_json(data)
+        return _read_json(data, take)
     if head != b"<" and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         hint = Message("serve an Atom 1.0 or JSON Feed 1.1 document (PROFILE.md)")
         raise FeedReadError(Message("not a feed: neither JSON nor XML"), hint)
-    shape = transcribe(data)
-    parsed = _build(shape.doc, shape.format, shape.notes, shape.locate)
-    parsed.extension = shape.extension
+    language: str | None = None
+    for known in (False, True):
+        shape = Transcript(data)
+        fallbacks: set[str | None] = set()  # the feed languages items fell back to
+        for i, item in shape.items(keep_lines=locating):
+            feed_language = language if known else shape.feed_language
+            offer = _build_item(item, i, shape.notes, shape.locate, feed_language)
+            if offer is not None:
+                if not item.get("language"):
+                    fallbacks.add(feed_language)
+                take(i, offer)
+        parsed = _build(shape.doc, shape.format, shape.notes, shape.locate)
+        parsed.extension = shape.extension
+        language = parsed.info.language
+        if known or not fallbacks - {language}:
+            break
+        retract()  # the channel named its language after items that needed it
     return parsed
 
 
-def _read_json(data: bytes) -> ParsedFeed:
+def _read_json(data: bytes, take: Callable[[int, Offer], None]) -> ParsedFeed:
     try:
         doc = json.loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError as e:
@@ -124,11 +173,23 @@ def _read_json(data: bytes) -> ParsedFeed:
     def locate(i: int | None, key: str) -> Where:
         return ".".join(p for p in ("" if i is None else f"items[{i}]", key) if p), None
 
-    return _build(doc, "json", notes, locate)
+    parsed = _build(doc, "json", notes, locate)
+    items = doc.get("items")
+    parsed.extension = "_ecoop" in doc or any(
+        isinstance(item, dict) and "_ecoop" in item
+        for item in (items if isinstance(items, list) else ())
+    )
+    if not isinstance(items, list):
+        hint = Message('add "items": []')
+        notes.error(locate(None, "items"), Message("no list of items"), hint)
+    for i, item in enumerate(items if isinstance(items, list) else ()):
+        if offer := _build_item(item, i, notes, locate, parsed.info.language):
+            take(i, offer)
+    return parsed
 
 
 def _build(doc: dict[str, Any], fmt: str, notes: Notes, locate: Locate) -> ParsedFeed:
-    """The ParsedFeed of a document in JSON Feed shape."""
+    """The ParsedFeed of a document in JSON Feed shape, without its items."""
 
     def at(key: str) -> Where:
         return locate(None, key)
@@ -177,19 +238,7 @@ def _build(doc: dict[str, Any], fmt: str, notes: Notes, locate: Locate) -> Parse
                 notes.error(at(f"{key}.{name}"), message, hint)
         if "ref" in tomb and "when" in tomb:
             parsed.deleted.append(Deleted(tomb["ref"], tomb["when"]))
-    items = doc.get("items")
-    parsed.extension = "_ecoop" in doc or any(
-        isinstance(item, dict) and "_ecoop" in item
-        for item in (items if isinstance(items, list) else ())
-    )
     parsed.completeness_declared = "complete" in ext or "archive" in ext
-    if not isinstance(items, list):
-        hint = Message('add "items": []')
-        notes.error(at("items"), Message("no list of items"), hint)
-    for i, item in enumerate(items if isinstance(items, list) else ()):
-        if offer := _build_item(item, i, notes, locate, info.language):
-            parsed.offers.append(offer)
-            parsed.items.append(i)
     return parsed
 
 

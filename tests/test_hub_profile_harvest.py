@@ -20,6 +20,8 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
+from connectors.bounded import ParseLimits
+from connectors.http import HttpLimits
 from connectors.http import make_http
 from feeds.profile import SCHEME_NACE
 from hub import index
@@ -279,3 +281,71 @@ def test_a_withdrawn_company_profile_leaves_the_organisation_and_its_offers(
         job = db.scalar(sa.select(Offer))
         assert job is not None
         assert (job.status, job.organisation_id) == ("active", org.id)
+
+
+# --- a big profile feed --------------------------------------------------------------
+
+
+def big_profile_feed(entries: int) -> bytes:
+    """A complete Atom profile feed of ``entries`` job offers (~1.8 kB each, as a
+    member's listing is), written by feeds.writer once and its entry repeated."""
+    from feeds.profile import FeedInfo
+    from feeds.profile import Offer as FeedOffer
+    from feeds.profile import OfferKind
+    from feeds.profile import Organisation as FeedOrganisation
+    from feeds.writer import write_atom
+
+    job = FeedOffer(
+        id="tag:metal.example,2026:job-N",
+        title="Operator centrum obróbczego CNC – zmiana nocna",
+        link="https://metal.example/praca/N",
+        kind=OfferKind.JOB_OFFER,
+        published=T0 - timedelta(days=1),
+        valid_through=T0 + timedelta(days=30),
+        organisation=FeedOrganisation(FIRM, "PL", "Augustów"),
+        content_html="<p>" + "Obróbka skrawaniem, frezowanie i toczenie. " * 30,
+    )
+    info = FeedInfo("Metal", "https://metal.example/", "tag:metal.example,2026:f")
+    document = write_atom(dataclasses.replace(info, complete=True, updated=T0), [job])
+    head, rest = document.split(b"<entry", 1)
+    entry, tail = rest.rsplit(b"</entry>", 1)
+    return b"".join(
+        [
+            head,
+            *(
+                b"<entry" + entry.replace(b"-N", b"-%d" % i) + b"</entry>"
+                for i in range(entries)
+            ),
+            tail,
+        ]
+    )
+
+
+def test_a_big_profile_feed_is_read_entry_by_entry_within_the_memory_cap(
+    httpserver: HTTPServer, tmp_path: Path, sessions: sessionmaker[Session]
+) -> None:
+    """20,000 entries (37 MB) under a 160 MB cap: the whole document's tree and
+    offers needed more, and a member publishing the profile could not be harvested
+    without paging its listing."""
+    document = big_profile_feed(20_000)
+    httpserver.expect_request("/feed").respond_with_data(document)
+    registry = write_registry(
+        tmp_path / "clusters.yaml", {"offers": httpserver.url_for("/feed")}
+    )
+    with sessions() as db:
+        index.sync_registry(db, load(registry), T0)
+    harvester = Harvester(
+        sessions,
+        make_http(),
+        clock=lambda: T0,
+        policy=LOOPBACK,
+        limits=HttpLimits(max_bytes=64 * 1024 * 1024),
+        parse_limits=ParseLimits(timeout=60, max_memory=160 * 1024 * 1024),
+    )
+    [run] = harvester.run(due_only=False)
+    assert (run.status, run.new, run.failed) == ("ok", 20_000, 0), run.error
+    with sessions() as db:
+        assert (
+            db.scalar(sa.select(sa.func.count()).where(Offer.organisation_name == FIRM))
+            == 20_000
+        )
