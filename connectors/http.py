@@ -12,6 +12,8 @@ import contextlib
 import dataclasses
 import http.client
 import io
+import os
+import tempfile
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -89,6 +91,7 @@ def fetch(
     limits: HttpLimits | None = None,
     policy: NetworkPolicy | None = None,
     connections: Connections | None = None,
+    spill: int | None = None,
 ) -> FetchResult:
     """GET ``url``, conditionally when validators from the last fetch are given.
 
@@ -99,6 +102,10 @@ def fetch(
     fetch. A connection left open by an earlier fetch through ``connections`` to
     the same checked address is reused, and this fetch's is left there when its
     response was read to the end (none is kept without ``connections``).
+
+    ``spill``: a body that grows past this many bytes goes on arriving into a
+    temporary file in $TMPDIR, not memory (``FetchResult.body_path``; the caller
+    deletes it). A fetch that fails leaves no file.
 
     Raises:
         FetchError: with class ``timeout``, ``too_large``, ``blocked_destination``,
@@ -125,7 +132,9 @@ def fetch(
                 )
                 with response:
                     if response.status_code not in REDIRECTS:
-                        return _result(response, url, validators, limits, deadline)
+                        return _result(
+                            response, url, validators, limits, deadline, spill
+                        )
                     target = session.get_redirect_target(response)
                     if not target:
                         raise _status_error(url, response)
@@ -224,6 +233,7 @@ def _result(
     validators: Validators | None,
     limits: HttpLimits,
     deadline: float,
+    spill: int | None,
 ) -> FetchResult:
     status = response.status_code
     if status == 304:  # validators the answer leaves out stay as they were
@@ -244,14 +254,21 @@ def _result(
     length = response.headers.get("Content-Length", "")
     if not codings and length.isdigit() and int(length) > limits.max_bytes:
         raise _too_large(url, limits)
-    body = _read_body(response, Decoder(codings), url, limits, deadline)
+    body = _Body(spill)
+    try:
+        _read_body(response, Decoder(codings), url, limits, deadline, body)
+        content, path = body.done()
+    except BaseException:
+        body.discard()
+        raise
     return FetchResult(
         url=response.url,
         status=status,
         headers=dict(response.headers),
-        body=body,
+        body=content,
         etag=response.headers.get("ETag"),
         last_modified=response.headers.get("Last-Modified"),
+        body_path=path,
     )
 
 
@@ -261,16 +278,15 @@ def _read_body(
     url: str,
     limits: HttpLimits,
     deadline: float,
-) -> bytes:
-    """Read the body as it arrives, inflating it CHUNK by CHUNK under the caps.
+    body: _Body,
+) -> None:
+    """Read the body into ``body`` as it arrives, inflating it CHUNK by CHUNK under
+    the caps.
 
     ``read1`` returns what one socket read brings, so the caps and the deadline are
     checked after every read (the watchdog ends a read that would outlive it).
     """
     raw = response.raw
-    # BytesIO, not a list to join: getvalue() hands over its buffer without a copy,
-    # so a big body is held once, not twice, at its peak.
-    body = io.BytesIO()
     size = wire = 0
     while True:
         data = raw.read1(CHUNK, decode_content=False)
@@ -285,7 +301,46 @@ def _read_body(
                 raise _too_large(url, limits)
             body.write(piece)
         if not data:
-            return body.getvalue()
+            return
+
+
+class _Body:
+    """A body as it arrives: in memory, then, past ``spill`` bytes, in a temporary
+    file (what memory held moves there)."""
+
+    def __init__(self, spill: int | None) -> None:
+        self.spill = spill
+        # BytesIO, not a list to join: getvalue() hands over its buffer without a
+        # copy, so a big body is held once, not twice, at its peak.
+        self.memory = io.BytesIO()
+        self.file: Any = None  # a NamedTemporaryFile, once spilled
+
+    def write(self, piece: bytes) -> None:
+        if self.file is not None:
+            self.file.write(piece)
+            return
+        self.memory.write(piece)
+        if self.spill is not None and self.memory.tell() > self.spill:
+            self.file = tempfile.NamedTemporaryFile(  # noqa: SIM115 (done, discard)
+                prefix="ecoop-body-", delete=False
+            )
+            with self.memory.getbuffer() as held:
+                self.file.write(held)
+            self.memory = io.BytesIO()
+
+    def done(self) -> tuple[bytes, str | None]:
+        """The body, or b"" and the path of the file holding it."""
+        if self.file is None:
+            return self.memory.getvalue(), None
+        self.file.close()
+        return b"", str(self.file.name)
+
+    def discard(self) -> None:
+        """Forget a body not read to its end; its file is deleted."""
+        if self.file is not None:
+            self.file.close()
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.file.name)
 
 
 def _remaining(url: str, limits: HttpLimits, deadline: float) -> float:

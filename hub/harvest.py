@@ -21,7 +21,6 @@ import hashlib
 import logging
 import os
 import random
-import tempfile
 import threading
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -85,8 +84,10 @@ PRUNE_EVERY = timedelta(hours=1)
 ROBOTS_AGENT = "ecoop-hub"  # the product token robots.txt groups match (RFC 9309)
 # Outcomes written in one transaction: at most this many batches of items (_groups).
 GROUP_BATCHES = 20
-# A fetched body bigger than this goes to its parsing worker through a temporary
-# file (_spilled); smaller ones through the pipe (~7,000 offers of the bench's feeds).
+# A fetched body bigger than this goes on arriving into a temporary file, from which
+# its parsing worker reads it: the harvester never holds it (it held a 100k-offer
+# profile feed's 172 MB). Smaller ones go through the pipe (~7,000 offers of the
+# bench's feeds).
 SPILL_BYTES = 8 * 1024 * 1024
 
 
@@ -353,20 +354,23 @@ class Harvester:
                 if not verdict.allowed:
                     raise ConnectorError(job.spec.url, verdict.reason, "robots")
             result = self._fetch_url(
-                job.spec.url, accept=connector.accept, validators=job.validators
+                job.spec.url,
+                accept=connector.accept,
+                validators=job.validators,
+                spill=SPILL_BYTES,
             )
-            # The outcome waits for the writer without the body: a 100k-offer
-            # feed's 110 MB would stay in memory while its offers are written.
-            outcome.result = dataclasses.replace(result, body=b"")
-            outcome.size = len(result.body)
-            if result.not_modified:
-                return outcome, None
-            outcome.body_hash = hashlib.sha256(result.body).hexdigest()
-            if outcome.body_hash == job.body_hash:
-                return outcome, None
-            if len(result.body) > SPILL_BYTES:
-                result = _spilled(result)
-            return outcome, functools.partial(self._read, connector, outcome, result)
+            read = None
+            try:
+                # The outcome waits for the writer without the body: a 100k-offer
+                # feed's 110 MB would stay in memory while its offers are written.
+                outcome.result = dataclasses.replace(result, body=b"", body_path=None)
+                outcome.size, outcome.body_hash = _digest(result)
+                if not result.not_modified and outcome.body_hash != job.body_hash:
+                    read = functools.partial(self._read, connector, outcome, result)
+            finally:
+                if read is None and result.body_path is not None:
+                    os.unlink(result.body_path)  # nothing to read in it
+            return outcome, read
         return outcome, None
 
     def _read(self, connector: Any, outcome: Outcome, result: FetchResult) -> Outcome:
@@ -567,6 +571,7 @@ class Harvester:
         accept: str,
         validators: Validators | None = None,
         limits: HttpLimits | None = None,
+        spill: int | None = None,
     ) -> FetchResult:
         """Every fetch of a run: in a slot of its host (``per_host``), with no fork
         of a parsing worker meanwhile, over the run's kept-alive connections."""
@@ -579,6 +584,7 @@ class Harvester:
                 limits=limits or self.limits,
                 policy=self.policy,
                 connections=self.connections,
+                spill=spill,
             )
 
     def _host_slot(self, url: str) -> AbstractContextManager[object]:
@@ -655,19 +661,16 @@ def _groups(outcomes: list[Outcome]) -> Iterator[list[Outcome]]:
         yield group
 
 
-def _spilled(result: FetchResult) -> FetchResult:
-    """``result`` with its body in a temporary file: the parsing worker reads it
-    from there once the harvester has let go of its copy, so the two processes
-    never hold a big body at once (they did for the whole parse of a 100k-offer
-    feed: 2 x 110 MB)."""
-    file = tempfile.NamedTemporaryFile(prefix="ecoop-body-", delete=False)  # noqa: SIM115
-    try:
-        with file:
-            file.write(result.body)
-    except BaseException:  # a full disk leaves no file behind
-        os.unlink(file.name)
-        raise
-    return dataclasses.replace(result, body=b"", body_path=file.name)
+def _digest(result: FetchResult) -> tuple[int, str | None]:
+    """The body's length and SHA-256 (None for a 304), read from its file if it
+    was spilled there."""
+    if result.not_modified:
+        return 0, None
+    if result.body_path is None:
+        return len(result.body), hashlib.sha256(result.body).hexdigest()
+    with open(result.body_path, "rb") as file:
+        digest = hashlib.file_digest(file, "sha256")
+        return file.tell(), digest.hexdigest()
 
 
 @contextlib.contextmanager

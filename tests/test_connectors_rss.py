@@ -9,6 +9,7 @@ import codecs
 import dataclasses
 import gzip
 import json
+import tempfile
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -167,6 +168,42 @@ def test_fetch_caps_the_body(httpserver: HTTPServer) -> None:
             limits=HttpLimits(max_bytes=1000),
             policy=LOOPBACK,
         )
+
+
+def test_fetch_spills_a_body_past_its_threshold_into_a_file(
+    httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    body = bytes(range(256)) * 20  # 5,120 bytes, arriving in pieces
+    httpserver.expect_request("/big").respond_with_data(body)
+    httpserver.expect_request("/small").respond_with_data(body[:1000])
+    url = httpserver.url_for
+    big = fetch(make_http(), url("/big"), policy=LOOPBACK, spill=1024)
+    small = fetch(make_http(), url("/small"), policy=LOOPBACK, spill=1024)
+    assert big.body == b"" and big.body_path is not None
+    assert Path(big.body_path).read_bytes() == body == big.loaded().body
+    assert (small.body, small.body_path) == (body[:1000], None)
+    assert list(tmp_path.iterdir()) == [Path(big.body_path)]  # the caller deletes it
+
+
+def test_a_spilled_body_cut_at_the_cap_leaves_no_file(
+    httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+    def endless(_request: Request) -> Response:
+        return Response(b"x" * 1000 for _ in range(100))  # chunked, no length
+
+    httpserver.expect_request("/endless").respond_with_handler(endless)
+    with pytest.raises(FetchError, match="larger than 5000 bytes"):
+        fetch(
+            make_http(),
+            httpserver.url_for("/endless"),
+            limits=HttpLimits(max_bytes=5000),
+            policy=LOOPBACK,
+            spill=1024,
+        )
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_fetch_times_out_on_a_silent_server(httpserver: HTTPServer) -> None:

@@ -7,6 +7,7 @@ import pickle
 import tempfile
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 import pytest
@@ -221,7 +222,7 @@ def test_the_spool_drops_the_batches_taken_back(
         spool.close()
 
 
-@pytest.mark.parametrize("feed", ["valid", "not a feed"])
+@pytest.mark.parametrize("feed", ["valid", "not a feed", "unchanged"])
 def test_a_big_body_reaches_its_parsing_worker_through_a_file_deleted_after(
     httpserver: HTTPServer,
     tmp_path: Path,
@@ -231,46 +232,38 @@ def test_a_big_body_reaches_its_parsing_worker_through_a_file_deleted_after(
     monkeypatch: pytest.MonkeyPatch,
     feed: str,
 ) -> None:
+    """Past SPILL_BYTES, the body arrives into a file, never whole in the
+    harvester's memory; read, unreadable or the same as last time, the file goes."""
     spills = tmp_path / "spills"
     spills.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(spills))
     monkeypatch.setattr(harvest, "SPILL_BYTES", 1024)
-    spilled: list[tuple[str, int]] = []
-    spill = harvest._spilled
+    fetched: list[tuple[int, bool]] = []  # (length in memory, in a file)
+    fetch = harvest.fetch
 
-    def recorded(result: FetchResult) -> FetchResult:
-        spilled.append((result.body_path or "", len(result.body)))
-        return spill(result)
+    def recorded(*args: Any, **kwargs: Any) -> FetchResult:
+        result = fetch(*args, **kwargs)
+        fetched.append((len(result.body), result.body_path is not None))
+        return result
 
-    monkeypatch.setattr(harvest, "_spilled", recorded)
+    monkeypatch.setattr(harvest, "fetch", recorded)
     body = rss([f"g{n}" for n in range(40)])
-    if feed != "valid":
+    if feed == "not a feed":
         body = (
             b"<!DOCTYPE html><html><body>" + b"<p>Oferty</p>" * 200 + b"</body></html>"
         )
     serve_one(httpserver, tmp_path, sessions, clock, body)
 
     [run] = harvester.run(due_only=False)
-    assert spilled == [("", len(body))]  # the whole body, once
+    if feed == "unchanged":  # the same bytes again (no validators: a 200)
+        clock.now += timedelta(hours=2)
+        [run] = harvester.run(due_only=False)
+        assert (run.status, run.new) == ("unchanged", 0)
+    assert fetched[-1] == (0, True)  # the whole body in the file, none in memory
     assert list(spills.iterdir()) == []  # read, or not, the file is gone
-    if feed != "valid":
+    if feed == "not a feed":
         assert (run.status, run.error_class) == ("error", "not_a_feed")
         return
-    assert (run.status, run.new) == ("ok", 40)
     with sessions() as db:
-        assert db.scalar(sa.select(HarvestRun.bytes)) == len(body)
-
-
-def test_a_body_that_cannot_be_spilled_leaves_no_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A write that fails (a full disk; here, text where bytes belong) raises, and
-    the file it began is gone."""
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    unwritable = FetchResult("http://x/feed", 200, {}, "text")  # type: ignore[arg-type]
-    with pytest.raises(TypeError):
-        harvest._spilled(unwritable)
-    assert list(tmp_path.iterdir()) == []
-    spilled = harvest._spilled(FetchResult("http://x/feed", 200, {}, b"<rss/>"))
-    assert spilled.body == b"" and spilled.loaded().body == b"<rss/>"
-    assert [p.name for p in tmp_path.iterdir()] == [Path(spilled.body_path or "").name]
+        assert db.scalar(sa.select(sa.func.count()).select_from(Offer)) == 40
+        assert {r.bytes for r in db.scalars(sa.select(HarvestRun))} == {len(body)}
