@@ -227,10 +227,13 @@ def _refuse_declared(root: El | None, line: int = 1) -> None:
 
 @contextlib.contextmanager
 def _syntax_errors() -> Iterator[None]:
-    """lxml's syntax errors as FeedReadError."""
+    """lxml's syntax errors as FeedReadError; libxml2 out of memory (under a
+    parsing process's cap) as MemoryError, not a fault of the document."""
     try:
         yield
     except etree.XMLSyntaxError as e:
+        if any(x.type == etree.ErrorTypes.ERR_NO_MEMORY for x in e.error_log):
+            raise MemoryError("the XML parser ran out of memory") from e
         hint = Message("fix the XML at that line (`xmllint --noout FILE` shows it)")
         if "encoding" in e.msg:
             hint = Message(

@@ -4,9 +4,14 @@ over taken back when the document turns out broken."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -159,3 +164,48 @@ def test_read_and_stream_give_the_same_offers_of_a_json_feed() -> None:
     stream(document, offers.append, offers.clear)
     assert offers == read(document).offers
     assert [o.language for o in offers] == ["pl"] * 3
+
+
+def test_the_xml_parser_out_of_memory_is_a_memory_error_not_a_broken_document(
+    tmp_path: Path,
+) -> None:
+    """Under a parsing process's cap (RLIMIT_AS), libxml2 failing to grow a 9 MB
+    text node said "not well-formed XML: unknown error"; the hub then blamed the
+    member's XML. A MemoryError is what connectors.bounded reports as too large."""
+    script = tmp_path / "cap.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import resource
+            from feeds.reader import stream
+            document = (
+                b'<feed xmlns="http://www.w3.org/2005/Atom"><id>x</id><title>t</title>'
+                b"<updated>2026-11-20T08:00:00Z</updated><entry><id>tag:a,2026:1</id>"
+                b"<title>T</title><content>" + b"x" * 9_000_000 + b"</content></entry>"
+                b"</feed>"
+            )
+            with open("/proc/self/statm") as statm:
+                size = int(statm.read().split()[0]) * resource.getpagesize()
+            limit = size + 8 * 1024 * 1024
+            resource.setrlimit(resource.RLIMIT_AS, (limit, resource.RLIM_INFINITY))
+            try:
+                stream(document, lambda offer: None, lambda: None)
+            except MemoryError as e:
+                print("MemoryError:", e)
+            except Exception as e:
+                print(type(e).__name__ + ":", e)
+            """
+        ),
+        encoding="utf-8",
+    )
+    root = Path(__file__).resolve().parent.parent
+    ran = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        timeout=60,
+        check=True,
+    )
+    assert ran.stdout.strip() == "MemoryError: the XML parser ran out of memory"
