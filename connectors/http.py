@@ -304,6 +304,27 @@ def _read_body(
             return
 
 
+BODY_PREFIX = "ecoop-body-"  # of a spilled body's file in $TMPDIR
+STALE_BODY = 6 * 3600  # seconds: a spilled body's file lives for one fetch and parse
+
+
+def remove_stale_bodies(now: float | None = None) -> int:
+    """Delete spilled bodies' files older than STALE_BODY in $TMPDIR: what a killed
+    harvester left (one alive deletes its own). Returns how many went."""
+    now = time.time() if now is None else now
+    removed = 0
+    directory = tempfile.gettempdir()
+    for name in os.listdir(directory):
+        path = os.path.join(directory, name)
+        if not name.startswith(BODY_PREFIX):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            if now - os.stat(path).st_mtime > STALE_BODY:
+                os.unlink(path)
+                removed += 1
+    return removed
+
+
 class _Body:
     """A body as it arrives: in memory, then, past ``spill`` bytes, in a temporary
     file (what memory held moves there)."""
@@ -322,7 +343,7 @@ class _Body:
         self.memory.write(piece)
         if self.spill is not None and self.memory.tell() > self.spill:
             self.file = tempfile.NamedTemporaryFile(  # noqa: SIM115 (done, discard)
-                prefix="ecoop-body-", delete=False
+                prefix=BODY_PREFIX, delete=False
             )
             with self.memory.getbuffer() as held:
                 self.file.write(held)

@@ -56,6 +56,7 @@ from connectors.bounded import ParseLimits
 from connectors.http import HttpLimits
 from connectors.http import Validators
 from connectors.http import fetch
+from connectors.http import remove_stale_bodies
 from connectors.netguard import NetworkPolicy
 from connectors.robots import MAX_ROBOTS_BYTES
 from connectors.robots import RobotsCache
@@ -133,6 +134,8 @@ class Harvester:
         self._hosts_lock = threading.Lock()
         # Open connections for the fetches of a run, closed when the run ends.
         self.connections = Connections()
+        if removed := remove_stale_bodies():
+            log.info("removed %d fetched bodies a stopped harvester left", removed)
 
     def close(self) -> None:
         """Stop the parsing workers (connectors.bounded.WORKERS) once the harvests

@@ -9,6 +9,7 @@ import codecs
 import dataclasses
 import gzip
 import json
+import os
 import tempfile
 import time
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ import pytest
 from helpers import LOOPBACK
 from lxml import etree
 from pytest_httpserver import HTTPServer
+from sqlalchemy.orm import sessionmaker
 from werkzeug import Request
 from werkzeug import Response
 
@@ -38,6 +40,7 @@ from connectors.http import HttpLimits
 from connectors.http import Validators
 from connectors.http import fetch
 from connectors.http import make_http
+from hub.harvest import Harvester
 
 DATA = Path(__file__).resolve().parent / "data"
 RSS_BODY = (DATA / "rss" / "basic.xml").read_bytes()
@@ -204,6 +207,22 @@ def test_a_spilled_body_cut_at_the_cap_leaves_no_file(
             spill=1024,
         )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_new_harvester_removes_the_bodies_a_killed_one_left(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    day_old = time.time() - 24 * 3600
+    for name in ("ecoop-body-1-left", "ecoop-body-2-parsing", "someone-elses"):
+        (tmp_path / name).write_bytes(b"<rss/>")
+    for name in ("ecoop-body-1-left", "someone-elses"):
+        os.utime(tmp_path / name, (day_old, day_old))
+    Harvester(sessionmaker(), make_http())  # as `ecoop worker` starts
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "ecoop-body-2-parsing",  # a fetch and parse of now, maybe another worker's
+        "someone-elses",
+    ]
 
 
 def test_fetch_times_out_on_a_silent_server(httpserver: HTTPServer) -> None:
