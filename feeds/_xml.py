@@ -232,7 +232,7 @@ def _syntax_errors() -> Iterator[None]:
     try:
         yield
     except etree.XMLSyntaxError as e:
-        if any(x.type == etree.ErrorTypes.ERR_NO_MEMORY for x in e.error_log):
+        if e.code == etree.ErrorTypes.ERR_NO_MEMORY:  # its own, not a log's earlier
             raise MemoryError("the XML parser ran out of memory") from e
         hint = Message("fix the XML at that line (`xmllint --noout FILE` shows it)")
         if "encoding" in e.msg:
