@@ -193,7 +193,11 @@ def stream(
     connector: Connector, source: Source, result: FetchResult, items: Items
 ) -> ParsedDocument:
     """Any connector's document with its items handed to ``items``: as they are
-    read by a ``Streamer``, after the whole document by the others."""
+    read by a ``Streamer``, after the whole document by the others. A body left
+    in its file (``result.body_path``) is loaded first, unless the connector
+    ``reads_files``."""
+    if not getattr(connector, "reads_files", False):
+        result = result.loaded()
     if hasattr(connector, "stream"):
         return connector.stream(source, result, items)  # type: ignore[no-any-return]
     return handed(connector.parse(source, result), items)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from typing import BinaryIO
 
 from connectors.base import ParseError
 
@@ -103,6 +104,29 @@ def xml_as_utf8(
     head = body[: declared.end()]
     utf8_head = _XML_DECL_BYTES.sub(rb'\1"utf-8"', head, count=1)
     return body if utf8_head == head else utf8_head + body[declared.end() :]
+
+
+def utf8_as_is(file: BinaryIO) -> bool:
+    """Whether the XML in ``file`` is what ``xml_as_utf8`` returns as it is (but
+    for a BOM): valid UTF-8 without control bytes, declared UTF-8 or undeclared.
+    Read from its start, a megabyte at a time; it is left at its end."""
+    file.seek(0)
+    head = file.read(2048)
+    declared = _XML_DECL.match(head.removeprefix(codecs.BOM_UTF8))
+    if declared is not None and not _is_utf8(declared[1].decode("ascii")):
+        return False
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    chunk = head
+    try:
+        while chunk:
+            if _ANY_CONTROL_BYTE.search(chunk):
+                return False
+            decoder.decode(chunk)
+            chunk = file.read(1 << 20)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _is_valid_utf8(body: bytes) -> bool:

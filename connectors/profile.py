@@ -7,6 +7,7 @@ Pure: bytes in, raw items out; no network, no index.
 from __future__ import annotations
 
 import dataclasses
+from typing import BinaryIO
 
 from connectors.base import Collected
 from connectors.base import Items
@@ -34,9 +35,12 @@ def parse_profile(source: Source, body: bytes) -> ParsedDocument:
     return dataclasses.replace(document, items=items.items)
 
 
-def stream_profile(source: Source, body: bytes, items: Items) -> ParsedDocument:
+def stream_profile(
+    source: Source, body: bytes | BinaryIO, items: Items
+) -> ParsedDocument:
     """Every profile field of every entry, handed to ``items`` as it is read; the
-    tombstones and the completeness.
+    tombstones and the completeness. ``body`` may be a file opened in binary mode,
+    at its start (feeds.reader.stream).
 
     A paged feed (RFC 5005 ``next`` link, JSON Feed ``next_url``) names its next
     page; it is complete only as a whole (connectors.paging joins the pages).

@@ -24,6 +24,7 @@ from connectors.base import ParseError
 from connectors.base import RawItem
 from connectors.base import Source
 from connectors.base import handed
+from connectors.charset import utf8_as_is
 from connectors.charset import xml_as_utf8
 from connectors.feeditems import dated
 from connectors.feeditems import extensions
@@ -50,6 +51,7 @@ class RssConnector:
         "application/atom+xml, application/rss+xml;q=0.9, application/xml;q=0.5, "
         "*/*;q=0.1"
     )
+    reads_files = True  # a body left in its file (connectors.base.stream)
 
     def parse(self, source: Source, result: FetchResult) -> ParsedDocument:
         items = Collected()
@@ -61,7 +63,16 @@ class RssConnector:
         self, source: Source, result: FetchResult, items: Items
     ) -> ParsedDocument:
         """Plain feeds' items as the fast reader reads them (a big feed's never all
-        in memory); the others' after the whole document (connectors.base)."""
+        in memory); the others' after the whole document (connectors.base). A
+        profile document left in its file, in UTF-8, is parsed from there: its
+        bytes are never all in memory either."""
+        if result.body_path is not None:
+            with open(result.body_path, "rb") as file:
+                head = file.read(65536)
+                if sniff(head) == "feed" and uses_profile(head) and utf8_as_is(file):
+                    file.seek(0)
+                    return stream_profile(source, file, items)
+            result = result.loaded()
         kind = sniff(result.body)
         if kind == "empty":
             raise ParseError(source.url, "empty body", "empty_body")

@@ -13,6 +13,7 @@ from datetime import UTC
 from email.utils import parsedate_to_datetime
 from io import BytesIO
 from typing import Any
+from typing import BinaryIO
 from typing import TypeAlias
 from urllib.parse import urljoin
 
@@ -62,8 +63,8 @@ class Transcript:
     ``items(keep_lines=True)``).
     """
 
-    def __init__(self, data: bytes) -> None:
-        self.data = data
+    def __init__(self, data: bytes | BinaryIO) -> None:
+        self.data = data  # or a file in binary mode, read from its start
         self.notes = Notes(_eco_name)
         self.format = ""  # "atom" or "rss", from the root element
         self.doc: dict[str, Any] = {}
@@ -187,20 +188,27 @@ class Transcript:
 _ITEMS = frozenset((_A + "entry", "item"))
 
 
-def _events(data: bytes) -> Any:
-    """lxml's iterparse of ``data`` without entities, network, DTD or huge trees:
-    the ends of entries and items, and of the root."""
+def _events(data: bytes | BinaryIO) -> Any:
+    """lxml's iterparse of ``data`` (or of a file, from its start) without
+    entities, network, DTD or huge trees: the ends of entries and items, and of
+    the root."""
+    if isinstance(data, bytes):
+        start, source = data[:131072], BytesIO(data)
+    else:
+        data.seek(0)
+        start, source = data.read(131072), data
+        data.seek(0)
     # Entity declarations allow expansion bombs (billion laughs) and external
     # entities; a feed needs neither, so they are refused before parsing.
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        head = data[:131072].decode("utf-16", "replace")
+    if start.startswith((b"\xff\xfe", b"\xfe\xff")):
+        head = start.decode("utf-16", "replace")
     else:
-        head = data[:65536].decode("latin-1")
+        head = start[:65536].decode("latin-1")
     prolog = re.split(r"<(?![?!])", head, maxsplit=1)[0]
     if "<!ENTITY" in prolog:
         _refuse_declared(None, prolog[: prolog.index("<!ENTITY")].count("\n") + 1)
     return etree.iterparse(
-        BytesIO(data),
+        source,
         events=("end",),
         tag=(*_ITEMS, _A + "feed", "rss"),
         resolve_entities=False,

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
+from typing import BinaryIO
 
 from feeds._xml import Locate
 from feeds._xml import Transcript
@@ -86,11 +87,15 @@ def read(data: bytes) -> ParsedFeed:
 
 
 def stream(
-    data: bytes, take: Callable[[Offer], None], retract: Callable[[], None]
+    data: bytes | BinaryIO,
+    take: Callable[[Offer], None],
+    retract: Callable[[], None],
 ) -> ParsedFeed:
     """:func:`read`, handing each offer to ``take`` as it is read instead of keeping
     it: a big feed's offers are never all in memory. The ParsedFeed has no offers,
-    and its ``where`` places only the feed's own keys.
+    and its ``where`` places only the feed's own keys. ``data`` may be a file
+    opened in binary mode, at its start: an XML document is then parsed as it is
+    read (a JSON Feed is read whole).
 
     ``retract``: forget the offers handed over so far, they come again. An RSS
     channel may name its language after items that fall back to it; they are then
@@ -104,19 +109,20 @@ def stream(
 
 
 def _read(
-    data: bytes,
+    data: bytes | BinaryIO,
     take: Callable[[int, Offer], None],
     retract: Callable[[], None],
     locating: bool,
 ) -> ParsedFeed:
     """Hand each offer to ``take`` with its item's index; ``locating``: keep the
     place of every item's keys, for ``where``."""
-    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+    start = data[:4096] if isinstance(data, bytes) else _peek(data, 4096)
+    head = start.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
     if not head:
         raise FeedReadError(Message("not a feed: the document is empty"))
     if head in (b"{", b"["):
-        return _read_json(data, take)
-    if head != b"<" and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return _read_json(data if isinstance(data, bytes) else data.read(), take)
+    if head != b"<" and not start.startswith((b"\xff\xfe", b"\xfe\xff")):
         hint = Message("serve an Atom 1.0 or JSON Feed 1.1 document (PROFILE.md)")
         raise FeedReadError(Message("not a feed: neither JSON nor XML"), hint)
     language: str | None = None
@@ -137,6 +143,13 @@ def _read(
             break
         retract()  # the channel named its language after items that needed it
     return parsed
+
+
+def _peek(file: BinaryIO, size: int) -> bytes:
+    """The first ``size`` bytes of ``file``, which stays at its start."""
+    head = file.read(size)
+    file.seek(0)
+    return head
 
 
 def _read_json(data: bytes, take: Callable[[int, Offer], None]) -> ParsedFeed:

@@ -625,7 +625,7 @@ def _parsed(
     them, and the keys seen with this page (``seen`` updated: the worker has a
     copy of the run's, which comes back)."""
     preparer = Preparer(spec, now, seen, emit)
-    document = connectors.stream(connector, spec, result.loaded(), preparer)
+    document = connectors.stream(connector, spec, result, preparer)
     preparer.finish()
     return document, seen
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import codecs
 import dataclasses
 import gzip
+import io
 import json
 import os
 import tempfile
@@ -35,6 +36,7 @@ from connectors.base import ParseError
 from connectors.base import Source
 from connectors.charset import decode
 from connectors.charset import to_utf8_xml
+from connectors.charset import utf8_as_is
 from connectors.charset import xml_as_utf8
 from connectors.http import HttpLimits
 from connectors.http import Validators
@@ -433,6 +435,24 @@ def test_a_clean_utf8_body_is_read_as_it_is_and_equals_the_decoded_path(
     # as it is (less a BOM) when its declaration says UTF-8 already, in any quotes
     assert got in (expected, body.removeprefix(codecs.BOM_UTF8))
     assert _as_read(got) == _as_read(expected)
+
+
+@pytest.mark.parametrize("body", list(_bodies()))
+def test_a_file_is_read_as_it_is_exactly_when_its_bytes_would_be(body: bytes) -> None:
+    """``utf8_as_is`` (a big body parsed from its file) agrees with xml_as_utf8."""
+    as_is = xml_as_utf8(body, "https://metal.example/feed") == body.removeprefix(
+        codecs.BOM_UTF8
+    )
+    assert utf8_as_is(io.BytesIO(body)) is as_is
+
+
+def test_a_file_is_checked_to_its_end_a_megabyte_at_a_time() -> None:
+    start = b"<?xml version='1.0' encoding='utf-8'?><rss>"
+    pad = b"x" * ((1 << 20) - len(start) - 1)
+    split = start + pad + "ł".encode() + b"</rss>"  # across the first read's end
+    assert utf8_as_is(io.BytesIO(split))
+    assert not utf8_as_is(io.BytesIO(split + b"\x01"))  # a control byte, far on
+    assert not utf8_as_is(io.BytesIO(split[:-7] + b"\xc5</rss>"))  # cut sequence
 
 
 def _as_read(body: bytes) -> bytes | str:

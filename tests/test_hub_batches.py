@@ -267,3 +267,63 @@ def test_a_big_body_reaches_its_parsing_worker_through_a_file_deleted_after(
     with sessions() as db:
         assert db.scalar(sa.select(sa.func.count()).select_from(Offer)) == 40
         assert {r.bytes for r in db.scalars(sa.select(HarvestRun))} == {len(body)}
+
+
+def profile_feed(entries: int, encoding: str = "utf-8") -> bytes:
+    """An Atom profile feed of ``entries`` Polish offers, in ``encoding``."""
+    document = "".join(
+        [
+            f"<?xml version='1.0' encoding='{encoding}'?>",
+            '<feed xmlns="http://www.w3.org/2005/Atom" ',
+            'xmlns:eco="https://e-cooperation.eu/ns/offer/1.0" xml:lang="pl">',
+            "<id>tag:m.example,2026:f</id><title>Członkowie</title>",
+            "<updated>2026-11-20T08:00:00Z</updated>",
+            *(
+                f"<entry><id>tag:m.example,2026:o-{n}</id><title>Gięcie {n}</title>"
+                f'<link rel="alternate" type="text/html" href="https://m.example/{n}"/>'
+                "<updated>2026-11-20T08:00:00Z</updated><eco:kind>business-offer"
+                "</eco:kind><content type='html'>Obróbka łożysk</content></entry>"
+                for n in range(entries)
+            ),
+            "</feed>",
+        ]
+    )
+    return document.encode(encoding)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "windows-1250"])
+def test_a_big_profile_feed_is_parsed_from_its_file(
+    httpserver: HTTPServer,
+    tmp_path: Path,
+    sessions: sessionmaker[Session],
+    harvester: Harvester,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+    encoding: str,
+) -> None:
+    """In UTF-8, its parsing process reads it from the file as it parses, never
+    holding its bytes; in another encoding, it loads them to recode them."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(harvest, "SPILL_BYTES", 1024)
+    loads = tmp_path / "loads"  # written by the parsing process
+    loads.write_text("")
+    loaded = FetchResult.loaded
+
+    def counted(result: FetchResult) -> FetchResult:
+        if result.body_path is not None:
+            with loads.open("a") as log:
+                log.write(f"{result.url}\n")
+        return loaded(result)
+
+    monkeypatch.setattr(FetchResult, "loaded", counted)  # the worker forks after
+    serve_one(httpserver, tmp_path, sessions, clock, profile_feed(30, encoding))
+
+    [run] = harvester.run(due_only=False)
+    assert (run.status, run.new) == ("ok", 30)
+    with sessions() as db:
+        titles = set(db.scalars(sa.select(Offer.title)))
+        bodies = set(db.scalars(sa.select(Offer.body_text)))
+    assert titles == {f"Gięcie {n}" for n in range(30)}
+    assert bodies == {"Obróbka łożysk"}
+    expected = [] if encoding == "utf-8" else [httpserver.url_for("/feed")]
+    assert loads.read_text().split() == expected
