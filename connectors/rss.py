@@ -7,6 +7,7 @@ ParsedDocument only; no index, no Flask.
 from __future__ import annotations
 
 import calendar
+import codecs
 import dataclasses
 import re
 from datetime import UTC
@@ -67,11 +68,9 @@ class RssConnector:
         profile document left in its file, in UTF-8, is parsed from there: its
         bytes are never all in memory either."""
         if result.body_path is not None:
-            with open(result.body_path, "rb") as file:
-                head = file.read(65536)
-                if sniff(head) == "feed" and uses_profile(head) and utf8_as_is(file):
-                    file.seek(0)
-                    return stream_profile(source, file, items)
+            document = _from_file(source, result, items)
+            if document is not None:
+                return document
             result = result.loaded()
         kind = sniff(result.body)
         if kind == "empty":
@@ -90,6 +89,27 @@ class RssConnector:
         if document is not None:
             return document
         return handed(parse_with_feedparser(body, source.url, result.url), items)
+
+
+def _from_file(
+    source: Source, result: FetchResult, items: Items
+) -> ParsedDocument | None:
+    """A body left in its file (``result.body_path``), in UTF-8, parsed from there
+    as it is read: its bytes are never all in memory. None: not a feed in UTF-8,
+    for the loaded body's path. A feed only feedparser reads is loaded for it."""
+    assert result.body_path is not None
+    with open(result.body_path, "rb") as file:
+        head = file.read(65536)
+        if sniff(head) != "feed" or not utf8_as_is(file):
+            return None
+        file.seek(0)
+        if uses_profile(head):  # every field of the offer feed profile
+            return stream_profile(source, file, items)
+        document = syndication.stream(file, result.url, items)  # plain feeds, fast
+    if document is not None:
+        return document
+    body = result.loaded().body.removeprefix(codecs.BOM_UTF8)
+    return handed(parse_with_feedparser(body, source.url, result.url), items)
 
 
 def parse_with_feedparser(body: bytes, source_url: str, url: str) -> ParsedDocument:

@@ -17,6 +17,7 @@ import dataclasses
 import re
 from io import BytesIO
 from typing import Any
+from typing import BinaryIO
 
 from feedparser.urls import make_safe_absolute_uri
 from feedparser.util import FeedParserDict
@@ -96,14 +97,21 @@ def read(body: bytes, url: str) -> ParsedDocument | None:
     )
 
 
-def stream(body: bytes, url: str, items: Items) -> ParsedDocument | None:
+def stream(body: bytes | BinaryIO, url: str, items: Items) -> ParsedDocument | None:
     """``read``, with each item handed to ``items`` as it is read; the document
-    comes back without them. None: declined, and what was taken is retracted."""
-    start = _ROOT_START.search(body)
-    if start is None or b"xml:base" in body:
+    comes back without them. None: declined, and what was taken is retracted.
+    ``body`` may be a file of UTF-8 XML opened in binary mode, parsed as it is
+    read (its root must start within its first 64 kB)."""
+    if isinstance(body, bytes):
+        start, mentions_base = _ROOT_START.search(body), b"xml:base" in body
+        head = body[: start.start()] if start else b""
+    else:
+        head = body.read(65536)
+        start, mentions_base = _ROOT_START.search(head), _mentions(body, b"xml:base")
+        head = head[: start.start()] if start else b""
+    if start is None or mentions_base:
         return None
-    head = body[: start.start()]  # the prolog
-    if _DTD.search(head) or _XML11.search(head):
+    if _DTD.search(head) or _XML11.search(head):  # the prolog
         return None
     base = make_safe_absolute_uri(url, url) or url
     try:
@@ -115,6 +123,20 @@ def stream(body: bytes, url: str, items: Items) -> ParsedDocument | None:
     except (NotSureError, etree.XMLSyntaxError):
         items.retract()
         return None
+
+
+def _mentions(file: BinaryIO, needle: bytes) -> bool:
+    """Whether ``needle`` is anywhere in ``file``, read from its start a megabyte
+    at a time; the file is left at its start."""
+    file.seek(0)
+    tail = b""
+    while chunk := file.read(1 << 20):
+        if needle in tail + chunk[: len(needle)] or needle in chunk:
+            file.seek(0)
+            return True
+        tail = chunk[-(len(needle) - 1) :]
+    file.seek(0)
+    return False
 
 
 class _LateLanguage(Exception):
@@ -149,10 +171,12 @@ class _Reader:
         self.names = Names()
         self.key = self.names.key
 
-    def run(self, body: bytes) -> ParsedDocument:
+    def run(self, body: bytes | BinaryIO) -> ParsedDocument:
         depth, top, channels = 0, 3, 0
+        if not isinstance(body, bytes):
+            body.seek(0)
         events = etree.iterparse(
-            BytesIO(body),
+            BytesIO(body) if isinstance(body, bytes) else body,
             events=("start-ns", "start", "end"),
             resolve_entities=False,
             no_network=True,

@@ -21,6 +21,7 @@ import pytest
 
 from connectors import get_connector
 from connectors import syndication
+from connectors.base import Collected
 from connectors.base import FetchResult
 from connectors.base import ParsedDocument
 from connectors.base import ParseError
@@ -544,3 +545,43 @@ def test_a_feed_language_given_after_the_items_is_theirs_when_streamed() -> None
     assert fast is not None and [i.language for i in fast.items] == ["lt", "lt"]
     early = titled("a").replace(b"<item>", b"<language>lt</language><item>")
     assert streamed(early)[1] == [("take", "a")]  # known before the items: once
+
+
+def _straddling_base() -> bytes:
+    """A feed whose ``xml:base`` straddles the first megabyte's end."""
+    marker = (
+        b'<item xml:base="https://e.org/"><title>b</title>'
+        b"<link>https://e.org/b</link></item></channel>"
+    )
+    body = titled("a", tail="<description>{pad}</description>")
+    body = body.replace(b"</channel>", marker)
+    pad = (1 << 20) - 4 - body.replace(b"{pad}", b"").index(b"xml:base")
+    return body.replace(b"{pad}", b"p" * pad)  # "xml:" | "base"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        titled("a", "b", "c"),
+        titled("a", "b").replace(b"</channel>", b"<language>lt</language></channel>"),
+        rss("<title>a</title><link>/a</link>"),  # declined: a relative link
+        _straddling_base(),  # declined: xml:base, found across two reads
+    ],
+    ids=["plain", "late language", "relative link", "xml:base across reads"],
+)
+def test_a_feed_reads_the_same_from_its_file_as_from_its_bytes(
+    body: bytes, tmp_path: Path
+) -> None:
+    """A big body is parsed from the file it arrived into (connectors.http spill)."""
+    path = tmp_path / "feed.xml"
+    path.write_bytes(body)
+    items = Collected()
+    with path.open("rb") as file:
+        document = syndication.stream(file, URL, items)
+    from_file = document and dataclasses.replace(document, items=items.items)
+    assert from_file == syndication.read(body, URL)
+    if b"xml:base" in body:  # the reader declines xml:base wherever it stands
+        assert body.index(b"xml:base") < 1 << 20 < body.index(b"xml:base") + 8
+        with path.open("rb") as file:
+            assert syndication._mentions(file, b"xml:base")
+        assert from_file is None
