@@ -372,7 +372,8 @@ class Harvester:
                     read = functools.partial(self._read, connector, outcome, result)
             finally:
                 if read is None and result.body_path is not None:
-                    os.unlink(result.body_path)  # nothing to read in it
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(result.body_path)  # nothing to read in it
             return outcome, read
         return outcome, None
 

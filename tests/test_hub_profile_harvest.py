@@ -24,6 +24,13 @@ from connectors.bounded import ParseLimits
 from connectors.http import HttpLimits
 from connectors.http import make_http
 from feeds.profile import SCHEME_NACE
+from feeds.profile import Category
+from feeds.profile import Deleted
+from feeds.profile import FeedInfo
+from feeds.profile import Offer as FeedOffer
+from feeds.profile import OfferKind
+from feeds.profile import Organisation as FeedOrganisation
+from feeds.writer import write_atom
 from hub import index
 from hub.harvest import Harvester
 from hub.models import Offer
@@ -194,14 +201,6 @@ def harvest_documents(
 def firm_feed(*, profile: bool = True, tombstone: bool = False) -> bytes:
     """A complete feed of one firm's job offer, with or without its company profile
     (or with the profile's tombstone)."""
-    from feeds.profile import Category
-    from feeds.profile import Deleted
-    from feeds.profile import FeedInfo
-    from feeds.profile import Offer as FeedOffer
-    from feeds.profile import OfferKind
-    from feeds.profile import Organisation as FeedOrganisation
-    from feeds.writer import write_atom
-
     org = FeedOrganisation(FIRM, "PL", "Augustów", "https://ocynkownia.example.pl/")
     job = FeedOffer(
         id="tag:metal.example,2026:job-1",
@@ -289,12 +288,6 @@ def test_a_withdrawn_company_profile_leaves_the_organisation_and_its_offers(
 def big_profile_feed(entries: int) -> bytes:
     """A complete Atom profile feed of ``entries`` job offers (~1.8 kB each, as a
     member's listing is), written by feeds.writer once and its entry repeated."""
-    from feeds.profile import FeedInfo
-    from feeds.profile import Offer as FeedOffer
-    from feeds.profile import OfferKind
-    from feeds.profile import Organisation as FeedOrganisation
-    from feeds.writer import write_atom
-
     job = FeedOffer(
         id="tag:metal.example,2026:job-N",
         title="Operator centrum obróbczego CNC – zmiana nocna",
