@@ -3,9 +3,6 @@ present, through feeds.reader. Returns a ParsedDocument only; no index, no Flask
 
 from __future__ import annotations
 
-import dataclasses
-import json
-
 from connectors.base import FetchResult
 from connectors.base import ParsedDocument
 from connectors.base import ParseError
@@ -28,16 +25,4 @@ class JsonFeedConnector:
             raise ParseError(
                 source.url, f"not a JSON Feed (looks like {kind})", "not_a_feed"
             )
-        document = parse_profile(source, result.body)
-        if _expired(result.body):
-            return dataclasses.replace(document, finished=True)
-        return document
-
-
-def _expired(body: bytes) -> bool:
-    """JSON Feed 1.1 top-level ``expired: true``: the feed will never update again."""
-    try:
-        feed = json.loads(body)
-    except ValueError:
-        return False
-    return isinstance(feed, dict) and feed.get("expired") is True
+        return parse_profile(source, result.body)  # expired: true, finished

@@ -62,6 +62,7 @@ def stream_profile(
         deleted=tuple(d.ref for d in parsed.deleted),
         complete=complete,
         next_page=parsed.info.next_url,
+        finished=parsed.expired,
     )
 
 

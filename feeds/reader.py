@@ -53,6 +53,7 @@ class ParsedFeed:
     problems: list[Problem]
     format: str = "atom"  # "atom", "rss" or "json"
     extension: bool = False
+    expired: bool = False  # JSON Feed 1.1: the feed will never update again
     completeness_declared: bool = False
     items: list[int] = field(default_factory=list)  # offers[k] is items[items[k]]
     locate: Locate = field(
@@ -187,6 +188,7 @@ def _read_json(data: bytes, take: Callable[[int, Offer], None]) -> ParsedFeed:
         return ".".join(p for p in ("" if i is None else f"items[{i}]", key) if p), None
 
     parsed = _build(doc, "json", notes, locate)
+    parsed.expired = doc.get("expired") is True
     items = doc.get("items")
     parsed.extension = "_ecoop" in doc or any(
         isinstance(item, dict) and "_ecoop" in item
