@@ -1,15 +1,13 @@
 """Documents in the e-cooperation offer feed profile (feeds/PROFILE.md: Atom with the
 ``eco`` namespace, JSON Feed with ``_ecoop``) -> ParsedDocument, through feeds.reader.
 
-Pure: bytes in, raw items out; no network, no index.
+Pure: bytes (or a file) in, raw items out; no network, no index.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from typing import BinaryIO
 
-from connectors.base import Collected
 from connectors.base import Items
 from connectors.base import ParsedDocument
 from connectors.base import ParseError
@@ -26,13 +24,6 @@ from feeds.reader import stream
 def uses_profile(body: bytes) -> bool:
     """True when an XML document declares the offer profile's namespace."""
     return ECO_NS.encode() in body[:65536]
-
-
-def parse_profile(source: Source, body: bytes) -> ParsedDocument:
-    """:func:`stream_profile` into a list."""
-    items = Collected()
-    document = stream_profile(source, body, items)
-    return dataclasses.replace(document, items=items.items)
 
 
 def stream_profile(

@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 from typing import BinaryIO
+
+import ijson
 
 from feeds._xml import Locate
 from feeds._xml import Transcript
@@ -122,7 +126,9 @@ def _read(
     if not head:
         raise FeedReadError(Message("not a feed: the document is empty"))
     if head in (b"{", b"["):
-        return _read_json(data if isinstance(data, bytes) else data.read(), take)
+        if isinstance(data, bytes):
+            return _read_json(data, take)
+        return _stream_json(data, take)
     if head != b"<" and not start.startswith((b"\xff\xfe", b"\xfe\xff")):
         hint = Message("serve an Atom 1.0 or JSON Feed 1.1 document (PROFILE.md)")
         raise FeedReadError(Message("not a feed: neither JSON nor XML"), hint)
@@ -166,38 +172,101 @@ def _read_json(data: bytes, take: Callable[[int, Offer], None]) -> ParsedFeed:
     except RecursionError as e:
         raise FeedReadError(Message("JSON nested too deeply")) from e
     if not isinstance(doc, dict):
-        hint = Message('a JSON Feed is an object: {"version": ..., "items": [...]}')
-        message = Message(
-            "JSON is not an object but a %(type)s", type=type(doc).__name__
-        )
-        raise FeedReadError(message, hint)
+        raise _not_an_object(type(doc).__name__)
+    notes = _versioned(doc)
+    items = doc.get("items")
+    for i, item in enumerate(items if isinstance(items, list) else ()):
+        _check_content(i, item, notes)
+    return _json_feed(doc, notes, items if isinstance(items, list) else None, take)
+
+
+def _stream_json(file: BinaryIO, take: Callable[[int, Offer], None]) -> ParsedFeed:
+    """A JSON Feed in a file, read twice (ijson), never whole in memory: the
+    feed's own keys, then its items one at a time."""
+    start = 3 if _peek(file, 3) == b"\xef\xbb\xbf" else 0
+    try:
+        file.seek(start)
+        doc, items_are = _json_keys(file)
+        notes = _versioned(doc)
+        items = None
+        if items_are == "start_array":
+            file.seek(start)
+            items = _content_checked(
+                ijson.items(file, "items.item", use_float=True), notes
+            )
+        return _json_feed(doc, notes, items, take)
+    except ijson.JSONError as e:
+        error = e.args[0] if e.args else ""
+        if isinstance(error, bytes):
+            error = error.decode("utf-8", "replace")
+        message = Message("not valid JSON: %(error)s", error=str(error).split("\n")[0])
+        raise FeedReadError(message) from e
+
+
+def _json_keys(file: BinaryIO) -> tuple[dict[str, Any], str | None]:
+    """The feed's own keys (all but ``items``), and the first event of ``items``'s
+    value (``start_array`` for a list; None: no items)."""
+    builder, items_are = ijson.ObjectBuilder(), None
+    events = ijson.parse(file, use_float=True)
+    for prefix, event, value in events:
+        if not prefix and event != "start_map" and builder.value is None:
+            kinds = {"start_array": "list", "string": "str", "number": "float"}
+            raise _not_an_object(kinds.get(event, event))
+        if prefix == "items" or prefix.startswith("items."):
+            items_are = items_are or event
+        elif not (prefix == "" and event == "map_key" and value == "items"):
+            builder.event(event, value)
+    return builder.value, items_are
+
+
+def _not_an_object(kind: str) -> FeedReadError:
+    hint = Message('a JSON Feed is an object: {"version": ..., "items": [...]}')
+    message = Message("JSON is not an object but a %(type)s", type=kind)
+    return FeedReadError(message, hint)
+
+
+def _versioned(doc: dict[str, Any]) -> Notes:
+    """The notes of a JSON Feed, which begin with its version's."""
     notes, version = Notes(), doc.get("version")
     if not (isinstance(version, str) and version.startswith("https://jsonfeed.org/")):
         hint = Message('add "version": "https://jsonfeed.org/version/1.1"')
         message = Message("missing or unknown JSON Feed version")
         notes.error(("version", None), message, hint)
-    items = doc.get("items")
-    for i, item in enumerate(items if isinstance(items, list) else ()):
-        if isinstance(item, dict) and not {"content_html", "content_text"} & set(item):
-            hint = Message(
-                "add content_html or content_text (JSON Feed 1.1 requires one)"
-            )
-            notes.error((f"items[{i}]", None), Message("no content"), hint)
+    return notes
+
+
+def _check_content(i: int, item: object, notes: Notes) -> None:
+    if isinstance(item, dict) and not {"content_html", "content_text"} & set(item):
+        hint = Message("add content_html or content_text (JSON Feed 1.1 requires one)")
+        notes.error((f"items[{i}]", None), Message("no content"), hint)
+
+
+def _content_checked(items: Iterable[Any], notes: Notes) -> Iterator[Any]:
+    for i, item in enumerate(items):
+        _check_content(i, item, notes)
+        yield item
+
+
+def _json_feed(
+    doc: dict[str, Any],
+    notes: Notes,
+    items: Iterable[Any] | None,
+    take: Callable[[int, Offer], None],
+) -> ParsedFeed:
+    """The ParsedFeed of a JSON Feed's own keys; each of ``items`` (None: not a
+    list) built and handed to ``take``."""
 
     def locate(i: int | None, key: str) -> Where:
         return ".".join(p for p in ("" if i is None else f"items[{i}]", key) if p), None
 
     parsed = _build(doc, "json", notes, locate)
     parsed.expired = doc.get("expired") is True
-    items = doc.get("items")
-    parsed.extension = "_ecoop" in doc or any(
-        isinstance(item, dict) and "_ecoop" in item
-        for item in (items if isinstance(items, list) else ())
-    )
-    if not isinstance(items, list):
+    parsed.extension = "_ecoop" in doc
+    if items is None:
         hint = Message('add "items": []')
         notes.error(locate(None, "items"), Message("no list of items"), hint)
-    for i, item in enumerate(items if isinstance(items, list) else ()):
+    for i, item in enumerate(items or ()):
+        parsed.extension |= isinstance(item, dict) and "_ecoop" in item
         if offer := _build_item(item, i, notes, locate, parsed.info.language):
             take(i, offer)
     return parsed

@@ -4,6 +4,7 @@ over taken back when the document turns out broken."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -209,3 +210,76 @@ def test_the_xml_parser_out_of_memory_is_a_memory_error_not_a_broken_document(
         check=True,
     )
     assert ran.stdout.strip() == "MemoryError: the XML parser ran out of memory"
+
+
+def json_feed(*, bom: bool = False) -> bytes:
+    """Items first, the feed's language after them; a place with coordinates, an
+    item without content."""
+    items = [
+        {
+            "id": f"o-{n}",
+            "url": f"https://m.example/o/{n}",
+            "title": f"Gięcie {n}",
+            "content_text": "Obróbka",
+            "_ecoop": {
+                "kind": "business-offer",
+                "location": {"country": "PL", "town": "Ełk", "lat": 53.8, "lon": 22.4},
+            },
+        }
+        for n in (1, 2)
+    ]
+    items.append({"id": "o-3", "url": "https://m.example/o/3", "title": "Bez treści"})
+    document = {
+        "items": items,
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "M",
+        "language": "pl",
+        "_ecoop": {
+            "complete": True,
+            "deleted": [{"ref": "o-0", "when": "2026-11-20T08:00:00Z"}],
+        },
+    }
+    return (b"\xef\xbb\xbf" if bom else b"") + json.dumps(document).encode()
+
+
+@pytest.mark.parametrize("bom", [False, True])
+def test_a_json_feed_in_a_file_is_read_item_by_item_as_its_bytes_are(
+    tmp_path: Path, bom: bool
+) -> None:
+    path = tmp_path / "feed.json"
+    path.write_bytes(json_feed(bom=bom))
+    offers: list[Offer] = []
+    with path.open("rb") as file:
+        parsed = stream(file, offers.append, offers.clear)
+    whole = read(json_feed(bom=bom))
+    assert offers == whole.offers and len(offers) == 3
+    assert {o.language for o in offers} == {"pl"}  # the feed's, given after them
+    assert offers[0].location is not None and offers[0].location.lat == 53.8
+    assert (parsed.info, parsed.deleted, parsed.extension) == (
+        whole.info,
+        whole.deleted,
+        whole.extension,
+    )
+    assert sorted(p.message for p in parsed.problems) == sorted(
+        p.message for p in whole.problems
+    )
+    assert any(p.message == "no content" for p in parsed.problems)
+
+
+@pytest.mark.parametrize(
+    ("document", "error"),
+    [
+        (
+            b'{"version": "https://jsonfeed.org/version/1.1", "items": [{"id"',
+            "not valid JSON",
+        ),
+        (b'[{"id": "o-1"}]', "JSON is not an object but a list"),
+    ],
+)
+def test_a_broken_json_feed_in_a_file_is_refused(
+    tmp_path: Path, document: bytes, error: str
+) -> None:
+    path = tmp_path / "feed.json"
+    path.write_bytes(document)
+    with path.open("rb") as file, pytest.raises(FeedReadError, match=error):
+        stream(file, lambda offer: None, lambda: None)

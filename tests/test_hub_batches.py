@@ -3,6 +3,7 @@ written batch by batch, with the same counts and withdrawals as one whole list."
 
 from __future__ import annotations
 
+import json
 import pickle
 import tempfile
 from datetime import timedelta
@@ -20,6 +21,7 @@ from sqlalchemy.orm import sessionmaker
 from werkzeug import Response
 
 from connectors.base import FetchResult
+from feeds import reader
 from hub import harvest
 from hub import index
 from hub import prepared
@@ -338,3 +340,48 @@ def test_a_big_feed_in_utf8_is_parsed_from_its_file(
     assert len(bodies) == 30 and all(b.startswith("Obróbka ") for b in bodies)
     expected = [httpserver.url_for("/feed")] if loaded else []
     assert loads.read_text().split() == expected
+
+
+def test_a_big_json_feed_is_read_item_by_item_from_its_file(
+    httpserver: HTTPServer,
+    tmp_path: Path,
+    sessions: sessionmaker[Session],
+    harvester: Harvester,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(harvest, "SPILL_BYTES", 1024)
+
+    def whole(*args: object) -> None:
+        raise AssertionError("the JSON Feed was read whole")
+
+    monkeypatch.setattr(reader, "_read_json", whole)  # the worker forks after
+    items = [
+        {
+            "id": f"o-{n}",
+            "url": f"https://m.example/o/{n}",
+            "title": f"Gięcie {n}",
+            "content_text": "Obróbka łożysk",
+            "_ecoop": {"kind": "business-offer"},
+        }
+        for n in range(30)
+    ]
+    document = {"version": "https://jsonfeed.org/version/1.1", "title": "M"}
+    httpserver.expect_request("/feed").respond_with_data(
+        json.dumps({**document, "items": items, "language": "pl"}),
+        content_type="application/feed+json",
+    )
+    registry = write_registry(
+        tmp_path / "clusters.yaml",
+        {"offers": httpserver.url_for("/feed")},
+        type_="jsonfeed",
+    )
+    with sessions() as db:
+        index.sync_registry(db, load(registry), clock())
+
+    [run] = harvester.run(due_only=False)
+    assert (run.status, run.new) == ("ok", 30)
+    with sessions() as db:
+        rows = db.execute(sa.select(Offer.body_text, Offer.language)).all()
+    assert set(rows) == {("Obróbka łożysk", "pl")} and len(rows) == 30
