@@ -7,7 +7,9 @@ Pure: bytes in, text out; no network.
 from __future__ import annotations
 
 import codecs
+import functools
 import re
+from collections.abc import Iterable
 from typing import BinaryIO
 
 from connectors.base import ParseError
@@ -24,6 +26,7 @@ _CONTROLS = dict.fromkeys([*range(0, 9), 11, 12, *range(14, 32)])
 _ANY_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 # A C0 control byte is never part of a UTF-8 sequence: found in bytes as in text.
 _ANY_CONTROL_BYTE = re.compile(_ANY_CONTROL.pattern.encode())
+_PIECE = 1 << 20  # bytes checked at a time (_clean_utf8)
 
 
 def declared_encoding(body: bytes, content_type: str | None) -> str | None:
@@ -94,7 +97,8 @@ def xml_as_utf8(
     """
     if body.startswith(codecs.BOM_UTF8):
         body = body[len(codecs.BOM_UTF8) :]
-    if _ANY_CONTROL_BYTE.search(body) or not _is_valid_utf8(body):
+    view = memoryview(body)
+    if not _clean_utf8(view[i : i + _PIECE] for i in range(0, len(body), _PIECE)):
         return to_utf8_xml(
             decode(body, url, content_type=content_type, configured=configured)
         )
@@ -111,31 +115,22 @@ def utf8_as_is(file: BinaryIO) -> bool:
     for a BOM): valid UTF-8 without control bytes, declared UTF-8 or undeclared.
     Read from its start, a megabyte at a time; it is left at its end."""
     file.seek(0)
-    head = file.read(2048)
-    declared = _XML_DECL.match(head.removeprefix(codecs.BOM_UTF8))
+    declared = _XML_DECL.match(file.read(2048).removeprefix(codecs.BOM_UTF8))
     if declared is not None and not _is_utf8(declared[1].decode("ascii")):
         return False
+    file.seek(0)
+    return _clean_utf8(iter(functools.partial(file.read, _PIECE), b""))
+
+
+def _clean_utf8(pieces: Iterable[bytes | memoryview]) -> bool:
+    """Valid UTF-8 without a C0 control byte, checked a piece at a time: no text
+    of the whole body is made."""
     decoder = codecs.getincrementaldecoder("utf-8")()
-    chunk = head
     try:
-        while chunk:
-            if _ANY_CONTROL_BYTE.search(chunk):
+        for piece in pieces:
+            if _ANY_CONTROL_BYTE.search(piece):
                 return False
-            decoder.decode(chunk)
-            chunk = file.read(1 << 20)
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-def _is_valid_utf8(body: bytes) -> bool:
-    """Checked a megabyte at a time: no text of the whole body is made."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    view = memoryview(body)
-    try:
-        for start in range(0, len(body), 1 << 20):
-            decoder.decode(view[start : start + (1 << 20)])
+            decoder.decode(piece)
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         return False

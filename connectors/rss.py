@@ -13,6 +13,7 @@ import re
 from datetime import UTC
 from datetime import datetime
 from typing import Any
+from typing import BinaryIO
 
 import feedparser
 
@@ -64,14 +65,15 @@ class RssConnector:
         self, source: Source, result: FetchResult, items: Items
     ) -> ParsedDocument:
         """Plain feeds' items as the fast reader reads them (a big feed's never all
-        in memory); the others' after the whole document (connectors.base). A
-        profile document left in its file, in UTF-8, is parsed from there: its
-        bytes are never all in memory either."""
+        in memory); the others' after the whole document (connectors.base). A feed
+        left in its file (``result.body_path``), in UTF-8, is parsed from there as
+        it is read: its bytes are never all in memory either."""
         if result.body_path is not None:
-            document = _from_file(source, result, items)
-            if document is not None:
-                return document
-            result = result.loaded()
+            with open(result.body_path, "rb") as file:
+                if sniff(file.read(4096)) == "feed" and utf8_as_is(file):
+                    file.seek(0)
+                    return _read(source, result, file, items)
+            result = result.loaded()  # to be recoded, or refused
         kind = sniff(result.body)
         if kind == "empty":
             raise ParseError(source.url, "empty body", "empty_body")
@@ -83,32 +85,26 @@ class RssConnector:
             content_type=result.headers.get("Content-Type"),
             configured=source.options.get("encoding"),
         )
-        if uses_profile(body):  # every field of the offer feed profile
-            return stream_profile(source, body, items)
-        document = syndication.stream(body, result.url, items)  # plain feeds, fast
-        if document is not None:
-            return document
-        return handed(parse_with_feedparser(body, source.url, result.url), items)
+        return _read(source, result, body, items)
 
 
-def _from_file(
-    source: Source, result: FetchResult, items: Items
-) -> ParsedDocument | None:
-    """A body left in its file (``result.body_path``), in UTF-8, parsed from there
-    as it is read: its bytes are never all in memory. None: not a feed in UTF-8,
-    for the loaded body's path. A feed only feedparser reads is loaded for it."""
-    assert result.body_path is not None
-    with open(result.body_path, "rb") as file:
-        head = file.read(65536)
-        if sniff(head) != "feed" or not utf8_as_is(file):
-            return None
-        file.seek(0)
-        if uses_profile(head):  # every field of the offer feed profile
-            return stream_profile(source, file, items)
-        document = syndication.stream(file, result.url, items)  # plain feeds, fast
+def _read(
+    source: Source, result: FetchResult, body: bytes | BinaryIO, items: Items
+) -> ParsedDocument:
+    """UTF-8 XML (or a file of it, at its start) read by the offer profile's
+    reader, else the fast reader, else feedparser (a file is loaded for it)."""
+    if isinstance(body, bytes):
+        head = body[:65536]
+    else:
+        head = body.read(65536)
+        body.seek(0)
+    if uses_profile(head):  # every field of the offer feed profile
+        return stream_profile(source, body, items)
+    document = syndication.stream(body, result.url, items)  # plain feeds, fast
     if document is not None:
         return document
-    body = result.loaded().body.removeprefix(codecs.BOM_UTF8)
+    if not isinstance(body, bytes):
+        body = result.loaded().body.removeprefix(codecs.BOM_UTF8)
     return handed(parse_with_feedparser(body, source.url, result.url), items)
 
 

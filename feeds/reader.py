@@ -99,8 +99,8 @@ def stream(
     """:func:`read`, handing each offer to ``take`` as it is read instead of keeping
     it: a big feed's offers are never all in memory. The ParsedFeed has no offers,
     and its ``where`` places only the feed's own keys. ``data`` may be a file
-    opened in binary mode, at its start: an XML document is then parsed as it is
-    read (a JSON Feed is read whole).
+    opened in binary mode, at its start: it is then parsed as it is read, an XML
+    document in one pass, a JSON Feed in two (its own keys, then its items).
 
     ``retract``: forget the offers handed over so far, they come again. An RSS
     channel may name its language after items that fall back to it; they are then
