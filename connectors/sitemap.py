@@ -33,6 +33,7 @@ from connectors.base import PageCapReached
 from connectors.base import ParseError
 from connectors.base import RawItem
 from connectors.site import same_site
+from feeds._xml import raise_if_out_of_memory
 
 SITEMAP_ACCEPT = "application/xml, text/xml;q=0.9, */*;q=0.1"
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024  # the protocol's limit, uncompressed
@@ -122,6 +123,7 @@ def parse_sitemap(body: bytes, url: str) -> Sitemap:
     try:
         root = etree.fromstring(body, parser)
     except etree.XMLSyntaxError as e:
+        raise_if_out_of_memory(e)
         raise ParseError(url, f"not a sitemap: {e}", "parse") from e
     if root is None or etree.QName(root).localname not in ("urlset", "sitemapindex"):
         raise ParseError(url, "not a sitemap (no urlset or sitemapindex)", "not_a_feed")

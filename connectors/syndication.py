@@ -44,6 +44,7 @@ from connectors.feedtext import join
 from connectors.feedtext import lang
 from connectors.feedtext import leaf_text
 from connectors.feedtext import parse_date
+from feeds._xml import raise_if_out_of_memory
 
 _ATOM_FEED = "{http://www.w3.org/2005/Atom}feed"
 # Keys connectors.rss reads (and their FeedParserDict aliases): an element this
@@ -120,8 +121,12 @@ def stream(body: bytes | BinaryIO, url: str, items: Items) -> ParsedDocument | N
         except _LateLanguage as late:  # read again, knowing the feed's language
             items.retract()
             return _Reader(base, items, late).run(body)
-    except (NotSureError, etree.XMLSyntaxError):
+    except NotSureError:
         items.retract()
+        return None
+    except etree.XMLSyntaxError as e:
+        items.retract()
+        raise_if_out_of_memory(e)  # feedparser would run out of it too
         return None
 
 

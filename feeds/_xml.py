@@ -233,6 +233,15 @@ def _refuse_declared(root: El | None, line: int = 1) -> None:
     raise FeedReadError(refused, Message("remove the <!DOCTYPE> block"), line)
 
 
+def raise_if_out_of_memory(error: etree.XMLSyntaxError) -> None:
+    """libxml2 failing to allocate (under a parsing process's cap) as MemoryError,
+    which connectors.bounded reports as too large: the hub's limit, not a fault of
+    the document. Told by the error's own code: the thread's error log may still
+    hold an earlier parse's."""
+    if error.code == etree.ErrorTypes.ERR_NO_MEMORY:
+        raise MemoryError("the XML parser ran out of memory") from error
+
+
 @contextlib.contextmanager
 def _syntax_errors() -> Iterator[None]:
     """lxml's syntax errors as FeedReadError; libxml2 out of memory (under a
@@ -240,8 +249,7 @@ def _syntax_errors() -> Iterator[None]:
     try:
         yield
     except etree.XMLSyntaxError as e:
-        if e.code == etree.ErrorTypes.ERR_NO_MEMORY:  # its own, not a log's earlier
-            raise MemoryError("the XML parser ran out of memory") from e
+        raise_if_out_of_memory(e)
         hint = Message("fix the XML at that line (`xmllint --noout FILE` shows it)")
         if "encoding" in e.msg:
             hint = Message(

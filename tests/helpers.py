@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import ssl
+import subprocess
+import sys
+import textwrap
 import threading
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -17,6 +21,40 @@ from connectors.netguard import NetworkPolicy
 # Tests fetch from their own servers on loopback, which the default policy refuses.
 LOOPBACK = NetworkPolicy(allow=("127.0.0.1/32",))
 TLS_NAME = "feeds.member.test"  # the name of conftest's certificate
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_capped(code: str, tmp_path: Path, headroom: int = 8 * 1024 * 1024) -> str:
+    """Run ``code`` in a fresh interpreter whose address space may grow by at most
+    ``headroom`` bytes beyond what it was once ``code``'s imports and setup ran (as
+    a parsing worker's, connectors.bounded), and return what it printed. ``code``
+    calls ``cap()`` where the cap starts. In a subprocess: pytest's own heap has
+    freed address space enough to let a test's allocations through."""
+    script = tmp_path / "capped.py"
+    prelude = """
+        import resource
+
+        def cap():
+            with open("/proc/self/statm") as statm:
+                size = int(statm.read().split()[0]) * resource.getpagesize()
+            limit = size + HEADROOM
+            resource.setrlimit(resource.RLIMIT_AS, (limit, resource.RLIM_INFINITY))
+        """
+    script.write_text(
+        textwrap.dedent(prelude).replace("HEADROOM", str(headroom))
+        + textwrap.dedent(code),
+        encoding="utf-8",
+    )
+    ran = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+        check=True,
+    )
+    return ran.stdout.strip()
 
 
 def write_registry(

@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 from helpers import LOOPBACK
 from helpers import Clock
+from helpers import run_capped
 from helpers import write_registry
 from pytest_httpserver import HTTPServer
 from sqlalchemy.orm import Session
@@ -443,3 +444,29 @@ def test_company_profiles_on_unchanged_pages_are_not_withdrawn(
             sa.select(Organisation).where(Organisation.name == "UAB Plienas")
         )
         assert org.profile_withdrawn_at is None
+
+
+def test_a_sitemap_too_big_for_the_parse_cap_is_too_large_not_broken(
+    tmp_path: Path,
+) -> None:
+    """libxml2 out of memory under a parsing process's cap said "not a sitemap:
+    unknown error", blaming the member site for the hub's limit."""
+    printed = run_capped(
+        """
+        from connectors.sitemap import parse_sitemap
+
+        document = (
+            b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>'
+            b"https://m.example/" + b"x" * 9_000_000 + b"</loc></url></urlset>"
+        )
+        cap()
+        try:
+            parse_sitemap(document, "https://m.example/sitemap.xml")
+        except MemoryError as e:
+            print("MemoryError:", e)
+        except Exception as e:
+            print(type(e).__name__ + ":", e)
+        """,
+        tmp_path,
+    )
+    assert printed == "MemoryError: the XML parser ran out of memory"

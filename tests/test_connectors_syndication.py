@@ -18,6 +18,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 import pytest
+from helpers import run_capped
 
 from connectors import get_connector
 from connectors import syndication
@@ -585,3 +586,40 @@ def test_a_feed_reads_the_same_from_its_file_as_from_its_bytes(
         with path.open("rb") as file:
             assert syndication._mentions(file, b"xml:base")
         assert from_file is None
+
+
+def test_a_plain_feed_too_big_for_the_parse_cap_is_too_large_not_left_to_feedparser(
+    tmp_path: Path,
+) -> None:
+    """Under a parsing process's cap, libxml2 failing to grow a 9 MB description
+    made the fast reader decline the feed: feedparser then read it again, only to
+    run out of memory too. The fast reader now says so itself (connectors.bounded
+    reports it as too large)."""
+    printed = run_capped(
+        """
+        from datetime import timedelta
+        import feedparser
+        from connectors.base import FetchResult, Source
+        from connectors.rss import RssConnector
+
+        url = "https://m.example/feed"
+        document = (
+            b'<rss version="2.0"><channel><title>t</title><item><guid>g</guid>'
+            b"<title>T</title><description>" + b"x" * 9_000_000 + b"</description>"
+            b"</item></channel></rss>"
+        )
+        headers = {"Content-Type": "application/rss+xml"}
+        result = FetchResult(url, 200, headers, document)
+        source = Source("c/s", "c", "rss", url, timedelta(hours=1))
+        feedparser.parse = lambda *args, **kwargs: print("feedparser read it")
+        cap()
+        try:
+            RssConnector().parse(source, result)
+        except MemoryError as e:
+            print("MemoryError:", e)
+        except Exception as e:
+            print(type(e).__name__ + ":", e)
+        """,
+        tmp_path,
+    )
+    assert printed == "MemoryError: the XML parser ran out of memory"
