@@ -1,5 +1,5 @@
-"""Many rows into one table through the driver's ``executemany``, bound column by
-column.
+"""Many rows into one table, bound column by column: through the driver's
+``executemany``, or PostgreSQL's ``COPY`` with psycopg.
 
 ``Connection.execute(table.insert(), rows)`` binds each row through SQLAlchemy's
 generic machinery (parameters per row, a processor call per value). For the
@@ -8,7 +8,9 @@ thousands of new offers of a first harvest that was a third of the writer's time
 ``execute`` would use: dates, JSON) runs over the whole column at once, once per
 distinct value (a harvest's clock in two columns of every row, empty lists, NULLs:
 give JSON lists as tuples to share theirs), and the driver gets plain tuples or
-dicts.
+dicts. With psycopg, the rows go through ``COPY ... FROM STDIN`` instead: one
+statement, not a round of binding and executing per row on the server (10,000
+offers into a temporary table: 318 ms by executemany, bench/README.md).
 """
 
 from __future__ import annotations
@@ -53,6 +55,9 @@ def insert(
         return
     statement = _statement(conn.dialect, table, tuple(rows[0]))
     values = [_bound(column, rows) for column in statement.columns]
+    if conn.dialect.driver == "psycopg":
+        _copy(conn, table, statement.columns, values)
+        return
     if statement.positional:
         params: list[Any] = list(zip(*values, strict=True))
     else:
@@ -61,6 +66,23 @@ def insert(
             dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)
         ]
     conn.exec_driver_sql(statement.sql, params)
+
+
+def _copy(
+    conn: Connection,
+    table: sa.Table,
+    columns: Sequence[_Column],
+    values: list[list[Any]],
+) -> None:
+    """The rows by PostgreSQL's COPY, in their order, in the connection's
+    transaction; psycopg adapts each value as it would a parameter."""
+    quote = conn.dialect.identifier_preparer.quote
+    names = ", ".join(quote(column.name) for column in columns)
+    sql = f"COPY {quote(table.name)} ({names}) FROM STDIN"
+    driver = conn.connection.driver_connection
+    with driver.cursor() as cursor, cursor.copy(sql) as copy:
+        for row in zip(*values, strict=True):
+            copy.write_row(row)
 
 
 def _bound(column: _Column, rows: Sequence[Mapping[str, Any]]) -> list[Any]:

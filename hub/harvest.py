@@ -137,6 +137,13 @@ class Harvester:
         if removed := remove_stale_bodies():
             log.info("removed %d fetched bodies a stopped harvester left", removed)
 
+    @functools.cached_property
+    def pg_vectors(self) -> bool:
+        """Whether the index is PostgreSQL's: the parsing workers then build each
+        offer's search vector (hub.pg_vector)."""
+        with self.sessions() as db:  # no connection: the bind's dialect
+            return db.get_bind().dialect.name == "postgresql"
+
     def close(self) -> None:
         """Stop the parsing workers (connectors.bounded.WORKERS) once the harvests
         are over; the next harvest forks new ones. Left alone, they would wait
@@ -385,7 +392,7 @@ class Harvester:
         job = outcome.job
         with _failures(outcome), _deleted(result.body_path):
             outcome.spool = Spool()
-            run = _Run(job.spec, self.clock(), outcome.spool)
+            run = _Run(job.spec, self.clock(), outcome.spool, self.pg_vectors)
             if hasattr(connector, "crawl"):
                 outcome.document = self._crawl(connector, job, result, run)
             else:
@@ -514,6 +521,7 @@ class Harvester:
             connector,
             run.now,
             run.seen,
+            run.pg_vectors,
             limits=self.parse_limits,
             sink=run.spool,
         )
@@ -529,6 +537,7 @@ class Harvester:
             result,
             run.now,
             run.seen,
+            run.pg_vectors,
             url=result.url,
             limits=self.parse_limits,
             sink=run.spool,
@@ -607,6 +616,7 @@ class _Run:
     spec: SourceSpec
     now: datetime
     spool: Spool
+    pg_vectors: bool  # PostgreSQL's index: the offers come with their vectors
     seen: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
@@ -619,13 +629,14 @@ def _parsed(
     result: FetchResult,
     now: datetime,
     seen: dict[str, int],
+    pg_vectors: bool,
     emit: bounded.Emit,
 ) -> tuple[ParsedDocument, dict[str, int]]:
     """One document, its items prepared as the connector reads them (a big feed's
     are never all in memory) and emitted to the run's spool: the document without
     them, and the keys seen with this page (``seen`` updated: the worker has a
     copy of the run's, which comes back)."""
-    preparer = Preparer(spec, now, seen, emit)
+    preparer = Preparer(spec, now, seen, emit, pg_vectors=pg_vectors)
     document = connectors.stream(connector, spec, result, preparer)
     preparer.finish()
     return document, seen
@@ -639,10 +650,11 @@ def _crawled(
     connector: Crawler,
     now: datetime,
     seen: dict[str, int],
+    pg_vectors: bool,
     emit: bounded.Emit,
 ) -> tuple[ParsedDocument, dict[str, int]]:
     """A crawler's run, all its pages, prepared as ``_parsed`` prepares one."""
-    preparer = Preparer(spec, now, seen, emit)
+    preparer = Preparer(spec, now, seen, emit, pg_vectors=pg_vectors)
     document = handed(connector.crawl(spec, first.loaded(), get, state), preparer)
     preparer.finish()
     return document, seen

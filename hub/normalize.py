@@ -17,6 +17,7 @@ from connectors.base import Source
 from hub import mapping
 from hub.identity import normalise_url
 from hub.kinds import OfferKind
+from hub.pg_vector import text_vector
 from hub.text import clean_html_to_text
 from hub.text import clip
 from hub.text import fold
@@ -71,10 +72,16 @@ class OfferData:
     occupations: tuple[str, ...] = ()
     contact: tuple[tuple[str, str], ...] = ()
     group: str | None = None
+    # PostgreSQL's search vector of its words (hub.pg_vector.text_vector), when the
+    # index is PostgreSQL's and Python can build it; else None: the database's.
+    pg_vector: str | None = None
 
 
-def to_offer(source: Source, key: str, item: RawItem, now: datetime) -> OfferData:
-    """Normalise one raw item of ``source``, known in the index by ``key``.
+def to_offer(
+    source: Source, key: str, item: RawItem, now: datetime, *, pg_vector: bool = False
+) -> OfferData:
+    """Normalise one raw item of ``source``, known in the index by ``key``;
+    ``pg_vector``: with PostgreSQL's search vector of its words.
 
     A date in the future is clamped to ``now`` so it cannot pin itself to the top; an
     undated item gets no date here (the index dates it by when it was first seen).
@@ -128,6 +135,9 @@ def to_offer(source: Source, key: str, item: RawItem, now: datetime) -> OfferDat
         item.group,
     ]
     digest = _digest(facts)
+    search_text = searchable_text(
+        title, organisation.name if organisation else None, town, categories, body_text
+    )
     return OfferData(
         guid=key,
         kind=kind,
@@ -141,13 +151,7 @@ def to_offer(source: Source, key: str, item: RawItem, now: datetime) -> OfferDat
         updated_at=updated,
         valid_through=item.valid_through,
         content_hash=digest,
-        search_text=searchable_text(
-            title,
-            organisation.name if organisation else None,
-            town,
-            categories,
-            body_text,
-        ),
+        search_text=search_text,
         organisation=organisation,
         country=country.upper() if country else None,
         town=town,
@@ -155,6 +159,11 @@ def to_offer(source: Source, key: str, item: RawItem, now: datetime) -> OfferDat
         occupations=item.occupations,
         contact=contact,
         group=item.group,
+        pg_vector=text_vector(
+            title, organisation.name if organisation else None, categories, search_text
+        )
+        if pg_vector
+        else None,
     )
 
 

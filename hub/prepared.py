@@ -60,9 +60,16 @@ class Preparer:
     """
 
     def __init__(
-        self, source: Source, now: datetime, seen: dict[str, int], emit: Emit
+        self,
+        source: Source,
+        now: datetime,
+        seen: dict[str, int],
+        emit: Emit,
+        *,
+        pg_vectors: bool = False,
     ) -> None:
         self.source, self.now, self.seen, self.emit = source, now, seen, emit
+        self.pg_vectors = pg_vectors  # the offers' PostgreSQL vectors (to_offer)
         self._seen_before = dict(seen)
         self._emitted = 0
         # Items wait for a batch's worth, then are normalised together: each one
@@ -98,7 +105,11 @@ class Preparer:
                 if is_company_profile(item):  # an organisation, not an offer
                     profiles.append(to_profile(self.source, key, item))
                 else:
-                    offers.append(to_offer(self.source, key, item, self.now))
+                    offers.append(
+                        to_offer(
+                            self.source, key, item, self.now, pg_vector=self.pg_vectors
+                        )
+                    )
             except Exception:
                 log.exception(
                     "item %r of %s could not be normalised", key, self.source.key

@@ -71,9 +71,10 @@ def combining_class() -> str:
 # Versions of the text index, each a migration's: 0002 created version 1 (title,
 # categories, body); 0009 added the organisation's name (version 2: ranked between
 # title and categories); 0014 added the filter lexemes to PostgreSQL's vector (version
-# 3, below; SQLite's index is version 2's). A migration names its version, so changing
-# the latest never changes what an older migration does.
-VERSION = 3
+# 3, below; SQLite's index is version 2's); 0015 let PostgreSQL keep the vector a new
+# offer is written with (version 4: hub.pg_vector). A migration names its version, so
+# changing the latest never changes what an older migration does.
+VERSION = 4
 
 
 def _sqlite_fields(row: str, version: int) -> dict[str, str]:
@@ -212,6 +213,7 @@ _PG_FIELDS = {
         "country": "text",
     },
 }
+_PG_FIELDS[4] = _PG_FIELDS[3]  # the same vector; a new offer may come with it
 # Version 3: the vector also holds a lexeme per filter column (its prefix, then the
 # value), so a filtered search asks the GIN index for its filters with its words and
 # reads only the rows that pass them (hub.search_engines; bench/README.md). No folded
@@ -281,22 +283,34 @@ def _pg_text_index(version: int) -> list[str]:
         f"CREATE FUNCTION ecoop_search_vector({arguments}) RETURNS tsvector "
         f"LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT {' || '.join(parts)} $$"
     )
-    # SET search_path FROM CURRENT: the trigger finds these functions in the schema
-    # they were created in, whatever the writer's search_path.
-    trigger_fn = (
-        "CREATE FUNCTION ecoop_offers_search_vector() RETURNS trigger "
-        "LANGUAGE plpgsql SET search_path FROM CURRENT AS $$ BEGIN "
-        f"NEW.{PG_COLUMN} := ecoop_search_vector("
-        f"{', '.join(f'NEW.{name}' for name in fields)}); RETURN NEW; END $$"
-    )
     return [
         vector,
-        trigger_fn,
+        _pg_trigger_function(version),
         # Only the indexed columns: touching last_seen_at or status writes no index.
         f"CREATE TRIGGER offers_search_vector BEFORE INSERT OR UPDATE OF "
         f"{', '.join(fields)} ON offers FOR EACH ROW "
         "EXECUTE FUNCTION ecoop_offers_search_vector()",
     ]
+
+
+def _pg_trigger_function(version: int, replace: bool = False) -> str:
+    """The trigger's function: the vector of the offer's columns, and from version
+    4 on, a new offer's own vector when it comes with one (hub.pg_vector)."""
+    fields = _PG_FIELDS[version]
+    kept = (
+        f"IF TG_OP = 'INSERT' AND NEW.{PG_COLUMN} IS NOT NULL THEN RETURN NEW; END IF; "
+        if version >= 4
+        else ""
+    )
+    # SET search_path FROM CURRENT: the trigger finds these functions in the schema
+    # they were created in, whatever the writer's search_path.
+    return (
+        f"CREATE {'OR REPLACE ' if replace else ''}FUNCTION "
+        "ecoop_offers_search_vector() RETURNS trigger "
+        "LANGUAGE plpgsql SET search_path FROM CURRENT AS $$ BEGIN "
+        f"{kept}NEW.{PG_COLUMN} := ecoop_search_vector("
+        f"{', '.join(f'NEW.{name}' for name in fields)}); RETURN NEW; END $$"
+    )
 
 
 def _pg_drop_text_index() -> list[str]:
@@ -354,6 +368,12 @@ def rebuild_text_index(connection: Connection, version: int) -> None:
             *pg_reindex(version),
         ],
     )
+
+
+def replace_trigger_function(connection: Connection, version: int) -> None:
+    """PostgreSQL: the trigger's function of ``version``, the vector unchanged (no
+    offer indexed again). SQLite's index has no such function: nothing to do."""
+    _run(connection, lambda: [], lambda: [_pg_trigger_function(version, replace=True)])
 
 
 def reindex(connection: Connection, version: int = VERSION) -> None:

@@ -43,6 +43,12 @@ ROWS = [
         "count": None,
     },
     {"name": "no date", "seen_at": None, "contact": {"x": [1, 2]}, "count": 0},
+    {  # what PostgreSQL's COPY text format escapes (hub.bulk writes through it)
+        "name": "a\ttab, a\\N, a back\\slash,\na line\r",
+        "seen_at": None,
+        "contact": {"note": "\\N\t\"quoted\""},
+        "count": -1,
+    },
 ]
 
 
@@ -70,8 +76,9 @@ def test_rows_read_back_as_sqlalchemys_insert_writes_them(table: sa.Engine) -> N
         bulk.insert(conn, things, ROWS)
     assert _read(table) == expected
     assert expected[1][1] == datetime(2026, 11, 27, 11, 0, tzinfo=UTC)
-    assert [row[2] for row in expected] == [[], [], []]  # the Python default
-    assert [row[4] for row in expected] == ["none"] * 3
+    assert [row[2] for row in expected] == [[], [], [], []]  # the Python default
+    assert [row[4] for row in expected] == ["none"] * 4
+    assert expected[3][0] == "a\ttab, a\\N, a back\\slash,\na line\r"
 
 
 def test_a_column_the_table_lacks_is_an_error(table: sa.Engine) -> None:
