@@ -162,7 +162,7 @@ def upsert_offers(
             groups.add(data.group)
         writes.append((data, seen, row))
     country = source.cluster.country
-    vector = _vector if db.get_bind().dialect.name == "postgresql" else _no_vector
+    pg = db.get_bind().dialect.name == "postgresql"
     orgs = organisations.resolve(
         db, (data.organisation for data, _, _ in writes if data.organisation), country
     )
@@ -174,18 +174,20 @@ def upsert_offers(
             "organisation_id": orgs[organisations.key(org, country)] if org else None,
         }
         if row is None:
-            inserts.append(
-                {
-                    "source_id": source.id,
-                    "cluster_id": source.cluster_id,
-                    "guid": data.guid,
-                    "first_seen_at": now,
-                    "published_at": data.published_at or now,
-                    **content,
-                    **seen,
-                    **vector(data, content),
-                }
-            )
+            new = {
+                "source_id": source.id,
+                "cluster_id": source.cluster_id,
+                "guid": data.guid,
+                "first_seen_at": now,
+                "published_at": data.published_at or now,
+                **content,
+                **seen,
+            }
+            if pg:  # its search vector, or None for the trigger's (hub.pg_vector)
+                new[search_ddl.PG_COLUMN] = pg_vector.vector(
+                    data.pg_vector, new["kind"], new["language"], new["country"]
+                )
+            inserts.append(new)
             counts.new += 1
         else:
             dated = {"published_at": data.published_at} if data.published_at else {}
@@ -204,18 +206,6 @@ def upsert_offers(
     else:
         regroup |= groups
     return counts
-
-
-def _vector(data: OfferData, content: dict[str, Any]) -> dict[str, str | None]:
-    """PostgreSQL's search vector of a new offer, or None for the trigger's."""
-    vector = pg_vector.vector(
-        data.pg_vector, content["kind"], content["language"], content["country"]
-    )
-    return {search_ddl.PG_COLUMN: vector}
-
-
-def _no_vector(data: OfferData, content: dict[str, Any]) -> dict[str, str | None]:
-    return {}
 
 
 def _offer_columns() -> Iterator[sa.Column[Any]]:
