@@ -25,7 +25,7 @@ _ASCII_WORD = re.compile(r"[a-z0-9]+")  # a word of folded ASCII text
 _WORD = re.compile(f"[{token_class()}]+")  # ecoop_words' words
 # Digits, e, digits, then a letter: PostgreSQL's parser reads "1e5x" as the number
 # "1e5" and the word "x". Every other ASCII word of letters and digits is one
-# lexeme (fuzzed over 17,000 words in tests/test_hub_pg_vector.py).
+# lexeme (fuzzed over 17,000 words in tests/test_hub_pg_writes.py).
 _SPLIT_BY_PARSER = re.compile(r"\d+e\d+[a-z]")
 _MAX_POSITION = 16383  # to_tsvector clamps later positions to this one
 _MAX_POSITIONS = 255  # per lexeme; to_tsvector drops the rest

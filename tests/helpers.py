@@ -28,17 +28,22 @@ def run_capped(code: str, tmp_path: Path, headroom: int = 8 * 1024 * 1024) -> st
     """Run ``code`` in a fresh interpreter whose address space may grow by at most
     ``headroom`` bytes beyond what it was once ``code``'s imports and setup ran (as
     a parsing worker's, connectors.bounded), and return what it printed. ``code``
-    calls ``cap()`` where the cap starts. In a subprocess: pytest's own heap has
-    freed address space enough to let a test's allocations through."""
+    calls ``attempt(function, *args)``: the cap starts, the call is made, and what
+    it raised is printed ("MemoryError: ..."). In a subprocess: pytest's own heap
+    has freed address space enough to let a test's allocations through."""
     script = tmp_path / "capped.py"
     prelude = """
         import resource
 
-        def cap():
+        def attempt(function, *args):
             with open("/proc/self/statm") as statm:
                 size = int(statm.read().split()[0]) * resource.getpagesize()
             limit = size + HEADROOM
             resource.setrlimit(resource.RLIMIT_AS, (limit, resource.RLIM_INFINITY))
+            try:
+                function(*args)
+            except Exception as e:  # MemoryError included
+                print(type(e).__name__ + ":", e)
         """
     script.write_text(
         textwrap.dedent(prelude).replace("HEADROOM", str(headroom))

@@ -459,13 +459,7 @@ def test_a_sitemap_too_big_for_the_parse_cap_is_too_large_not_broken(
             b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>'
             b"https://m.example/" + b"x" * 9_000_000 + b"</loc></url></urlset>"
         )
-        cap()
-        try:
-            parse_sitemap(document, "https://m.example/sitemap.xml")
-        except MemoryError as e:
-            print("MemoryError:", e)
-        except Exception as e:
-            print(type(e).__name__ + ":", e)
+        attempt(parse_sitemap, document, "https://m.example/sitemap.xml")
         """,
         tmp_path,
     )

@@ -179,13 +179,7 @@ def test_the_xml_parser_out_of_memory_is_a_memory_error_not_a_broken_document(
             b"<title>T</title><content>" + b"x" * 9_000_000 + b"</content></entry>"
             b"</feed>"
         )
-        cap()
-        try:
-            stream(document, lambda offer: None, lambda: None)
-        except MemoryError as e:
-            print("MemoryError:", e)
-        except Exception as e:
-            print(type(e).__name__ + ":", e)
+        attempt(stream, document, lambda offer: None, lambda: None)
         """,
         tmp_path,
     )
