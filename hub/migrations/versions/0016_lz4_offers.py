@@ -37,7 +37,9 @@ def _compress(method: str) -> None:
             "SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'"
         )
     )
-    if method != "default" and method not in (methods or ()):
+    if methods is None:  # before PostgreSQL 14: no compression to choose
+        return
+    if method != "default" and method not in methods:
         log.warning("PostgreSQL has no %s compression: offers stay as they are", method)
         return
     for (column,) in bind.execute(sa.text(_COMPRESSIBLE)):
