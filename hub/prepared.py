@@ -31,6 +31,7 @@ from hub.normalize import ProfileData
 from hub.normalize import is_company_profile
 from hub.normalize import to_offer
 from hub.normalize import to_profile
+from hub.text import without_nul
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,7 @@ class Preparer:
         profiles: list[ProfileData] = []
         failed = 0
         for item in self._waiting:
+            item = without_nul(item)  # what PostgreSQL's text cannot hold
             key = next_key(item, self.seen)
             try:
                 if is_company_profile(item):  # an organisation, not an offer

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -296,3 +297,49 @@ def test_script_in_a_feed_is_sanitised_before_the_index(
     cnc = next(o for o in offers(sessions) if "CNC" in o.title)
     assert cnc.body_html == "<p>Wolne moce <strong>przerobowe</strong> w Łomży.</p>"
     assert "alert" not in cnc.body_text
+
+
+def test_a_nul_in_an_item_is_dropped_not_the_sources_harvest(
+    harvester: Harvester,
+    sessions: sessionmaker[Session],
+    httpserver: HTTPServer,
+    tmp_path: Path,
+    clock: Clock,
+) -> None:
+    """JSON may escape NUL (\\u0000) into any string; PostgreSQL's text cannot hold
+    one, and the whole harvest of the source failed there ("internal error:
+    DataError: PostgreSQL text fields cannot contain NUL")."""
+    nul = "\u0000"
+    feed = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "Oferty",
+        "items": [
+            {
+                "id": f"o{nul}1",
+                "url": "https://m.example/o/1",
+                "title": f"Gięcie{nul} blach",
+                "content_text": f"Prasa{nul} krawędziowa",
+                "tags": [f"CNC{nul}"],
+                "_ecoop": {"organisation": {"name": f"Metal{nul}-Tech"}},
+            },
+            {"id": "o2", "url": "https://m.example/o/2", "title": "Spawanie"},
+        ],
+    }
+    httpserver.expect_request("/feed").respond_with_data(
+        json.dumps(feed), content_type="application/feed+json"
+    )
+    url = httpserver.url_for("/feed")
+    registry = load(write_registry(tmp_path / "c.yaml", {"a": url}, type_="jsonfeed"))
+    with sessions() as db:
+        index.sync_registry(db, registry, clock())
+    [run] = harvester.run(due_only=False)
+    assert (run.status, run.new) == ("ok", 2)
+    with sessions() as db:
+        rows = db.execute(
+            sa.select(Offer.guid, Offer.title, Offer.categories).order_by(Offer.guid)
+        ).all()
+        assert [tuple(row) for row in rows] == [
+            ("o1", "Gięcie blach", ["CNC"]),
+            ("o2", "Spawanie", []),
+        ]
+        assert db.scalar(sa.select(Organisation.name)) == "Metal-Tech"
