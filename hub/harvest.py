@@ -73,6 +73,7 @@ from hub.models import HarvestRun
 from hub.models import Source
 from hub.prepared import Preparer
 from hub.prepared import Spool
+from hub.prepared import may_hold_nul
 from hub.recording import Job
 from hub.recording import Outcome
 from hub.recording import RunSummary
@@ -636,10 +637,21 @@ def _parsed(
     are never all in memory) and emitted to the run's spool: the document without
     them, and the keys seen with this page (``seen`` updated: the worker has a
     copy of the run's, which comes back)."""
-    preparer = Preparer(spec, now, seen, emit, pg_vectors=pg_vectors)
+    preparer = Preparer(
+        spec, now, seen, emit, pg_vectors=pg_vectors, nul_free=_nul_free(result)
+    )
     document = connectors.stream(connector, spec, result, preparer)
     preparer.finish()
     return document, seen
+
+
+def _nul_free(result: FetchResult) -> bool:
+    """Whether the fetched body (in memory, or in the file it was spilled to) can
+    give no item a NUL character (hub.prepared.may_hold_nul)."""
+    if result.body_path is None:
+        return not may_hold_nul(result.body)
+    with open(result.body_path, "rb") as file:
+        return not may_hold_nul(file)
 
 
 def _crawled(

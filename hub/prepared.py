@@ -21,6 +21,7 @@ import pickle
 import tempfile
 from collections.abc import Iterator
 from datetime import datetime
+from typing import BinaryIO
 
 from connectors.base import RawItem
 from connectors.base import Source
@@ -68,9 +69,12 @@ class Preparer:
         emit: Emit,
         *,
         pg_vectors: bool = False,
+        nul_free: bool = False,
     ) -> None:
         self.source, self.now, self.seen, self.emit = source, now, seen, emit
         self.pg_vectors = pg_vectors  # the offers' PostgreSQL vectors (to_offer)
+        # The document holds no NUL (may_hold_nul): its items need no cleaning.
+        self.nul_free = nul_free
         self._seen_before = dict(seen)
         self._emitted = 0
         # Items wait for a batch's worth, then are normalised together: each one
@@ -101,7 +105,8 @@ class Preparer:
         profiles: list[ProfileData] = []
         failed = 0
         for item in self._waiting:
-            item = without_nul(item)  # what PostgreSQL's text cannot hold
+            if not self.nul_free:  # what PostgreSQL's text cannot hold
+                item = without_nul(item)
             key = next_key(item, self.seen)
             try:
                 if is_company_profile(item):  # an organisation, not an offer
@@ -120,6 +125,32 @@ class Preparer:
         self._waiting = []
         self.emit(Batch(tuple(offers), tuple(profiles), failed))
         self._emitted += 1
+
+
+# How a NUL character can come out of a document: as itself (or in UTF-16), as a JSON
+# escape, as an XML or HTML character reference ("&#0;", "&#x00;"; "&#039;" matches
+# too, and only costs the items a check).
+_NUL_SIGNS = (b"\x00", b"\\u0000", b"&#0", b"&#x0", b"&#X0")
+_NUL_SIGN_BYTES = max(map(len, _NUL_SIGNS))
+
+
+def may_hold_nul(body: bytes | BinaryIO) -> bool:
+    """Whether a document (its bytes, or a file of them, read from its start a
+    megabyte at a time and left there) may give an item a NUL character: if not,
+    its items need no ``without_nul`` (~7 us each)."""
+    if isinstance(body, bytes):
+        return any(sign in body for sign in _NUL_SIGNS)
+    body.seek(0)
+    tail = b""
+    try:
+        while chunk := body.read(1 << 20):
+            window = tail + chunk
+            if any(sign in window for sign in _NUL_SIGNS):
+                return True
+            tail = window[-(_NUL_SIGN_BYTES - 1) :]
+        return False
+    finally:
+        body.seek(0)
 
 
 class Spool:

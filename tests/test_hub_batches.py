@@ -385,3 +385,32 @@ def test_a_big_json_feed_is_read_item_by_item_from_its_file(
     with sessions() as db:
         rows = db.execute(sa.select(Offer.body_text, Offer.language)).all()
     assert set(rows) == {("Obróbka łożysk", "pl")} and len(rows) == 30
+
+
+@pytest.mark.parametrize(
+    ("body", "may"),
+    [
+        (b'{"title": "Gi\\u0119cie"}', False),
+        (b"<title>Gi&#281;cie &amp; spawanie</title>", False),
+        (b'{"title": "A\\u0000B"}', True),
+        (b"<title>A&#0;B</title>", True),
+        (b"<title>A&#x00;B</title>", True),
+        (b"<title>it&#039;s</title>", True),  # a leading zero: a needless check only
+        ("Gięcie".encode("utf-16"), True),
+    ],
+)
+def test_a_document_says_whether_its_items_may_hold_a_nul(
+    body: bytes, may: bool, tmp_path: Path
+) -> None:
+    """Items are cleaned of NUL only where the document may hold one
+    (prepared.may_hold_nul): the check costs a worker ~7 us an item."""
+    assert prepared.may_hold_nul(body) is may
+    # A spilled body is read a megabyte at a time: a sign across two reads counts.
+    signs = [body.find(s) for s in (b"\x00", b"\\u0000", b"&#0", b"&#x0")]
+    at = min((i for i in signs if i >= 0), default=0)
+    padded = b" " * ((1 << 20) - 2 - at) + body  # the sign's third byte, read second
+    path = tmp_path / "body"
+    path.write_bytes(padded)
+    with path.open("rb") as file:
+        assert prepared.may_hold_nul(file) is may
+        assert file.tell() == 0
