@@ -179,7 +179,7 @@ def without_nul(value: _T) -> _T:
     text cannot hold: one in a JSON Feed item's title failed the whole harvest of its
     source there ("text fields cannot contain NUL"), while SQLite stored it. Strings
     and the tuples, lists, dicts and dataclasses holding them; ``value`` itself when
-    it holds none (checked without a copy: ~3 us an offer)."""
+    it holds none (checked without a copy)."""
     return _without_nul(value) if _holds_nul(value) else value
 
 
