@@ -32,12 +32,13 @@ from hub.pg_vector import text_vector
 from hub.pg_vector import vector
 from hub.registry import load
 
-SIZE = 20_000  # offers of the source before the lookup (its first harvest: 127 s
-# for a 100,000-offer feed when each batch's lookup read them all, 22 s since)
 # PostgreSQL only: conftest's db_url, its PostgreSQL schema.
 pytestmark = pytest.mark.parametrize(
     "db_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
 )
+# Offers of one source written before a batch is looked up (a 100,000-offer feed's
+# first harvest took 127 s when each batch's lookup read them all; 22 s since).
+SIZE = 20_000
 
 Texts = tuple[str, str | None, str | None, tuple[str, ...], str]
 # title, organisation, town, categories, body
