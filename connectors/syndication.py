@@ -44,6 +44,7 @@ from connectors.feedtext import join
 from connectors.feedtext import lang
 from connectors.feedtext import leaf_text
 from connectors.feedtext import parse_date
+from connectors.sniff import mentions
 from feeds._xml import raise_if_out_of_memory
 
 _ATOM_FEED = "{http://www.w3.org/2005/Atom}feed"
@@ -104,13 +105,13 @@ def stream(body: bytes | BinaryIO, url: str, items: Items) -> ParsedDocument | N
     ``body`` may be a file of UTF-8 XML opened in binary mode, parsed as it is
     read (its root must start within its first 64 kB)."""
     if isinstance(body, bytes):
-        start, mentions_base = _ROOT_START.search(body), b"xml:base" in body
+        start = _ROOT_START.search(body)
         head = body[: start.start()] if start else b""
     else:
         head = body.read(65536)
-        start, mentions_base = _ROOT_START.search(head), _mentions(body, b"xml:base")
+        start = _ROOT_START.search(head)
         head = head[: start.start()] if start else b""
-    if start is None or mentions_base:
+    if start is None or mentions(body, b"xml:base"):
         return None
     if _DTD.search(head) or _XML11.search(head):  # the prolog
         return None
@@ -128,20 +129,6 @@ def stream(body: bytes | BinaryIO, url: str, items: Items) -> ParsedDocument | N
         items.retract()
         raise_if_out_of_memory(e)  # feedparser would run out of it too
         return None
-
-
-def _mentions(file: BinaryIO, needle: bytes) -> bool:
-    """Whether ``needle`` is anywhere in ``file``, read from its start a megabyte
-    at a time; the file is left at its start."""
-    file.seek(0)
-    tail = b""
-    while chunk := file.read(1 << 20):
-        if needle in tail + chunk[: len(needle)] or needle in chunk:
-            file.seek(0)
-            return True
-        tail = chunk[-(len(needle) - 1) :]
-    file.seek(0)
-    return False
 
 
 class _LateLanguage(Exception):

@@ -31,6 +31,7 @@ from connectors.base import Source
 from connectors.charset import decode
 from connectors.charset import to_utf8_xml
 from connectors.rss import parse_with_feedparser
+from connectors.sniff import mentions
 from connectors.sniff import sniff
 from feeds.samples import load_sites
 from feeds.samples.build import build_site
@@ -584,7 +585,7 @@ def test_a_feed_reads_the_same_from_its_file_as_from_its_bytes(
     if b"xml:base" in body:  # the reader declines xml:base wherever it stands
         assert body.index(b"xml:base") < 1 << 20 < body.index(b"xml:base") + 8
         with path.open("rb") as file:
-            assert syndication._mentions(file, b"xml:base")
+            assert mentions(file, b"xml:base")
         assert from_file is None
 
 
