@@ -374,45 +374,56 @@ def _known(db: Session, source: Source, guids: list[str]) -> dict[str, sa.Row[An
     )
     pg = db.get_bind().dialect.name == "postgresql"
     for chunk in _chunks(guids):
-        if pg:
-            # One probe of the (source_id, guid) index per guid, whatever the
-            # planner thinks of the table. Asked as ``source_id = ? AND guid IN
-            # (...)``, PostgreSQL read all the source's offers when it took the
-            # source for a small one (a new source, or one whose offers this very
-            # transaction writes): a 100,000-offer feed's first harvest read them
-            # again for each batch of 500 (127 s; 22 s since). The LIMIT keeps
-            # the lateral subquery from being flattened into a join.
-            guid = (
-                sa.func.unnest(sa.literal(chunk, postgresql.ARRAY(sa.String)))
-                .table_valued("guid")
-                .render_derived(name="wanted")
-            )
-            probe = (
-                sa.select(*columns)
-                .where(Offer.source_id == source.id, Offer.guid == guid.c.guid)
-                .limit(1)
-                .lateral("offer")
-            )
-            query = sa.select(probe).select_from(guid).join(probe, sa.true())
-        else:
-            query = sa.select(*columns).where(
-                Offer.source_id == source.id, Offer.guid.in_(chunk)
-            )
-        found.update((row.guid, row) for row in db.execute(query))
+        found.update(
+            (row.guid, row) for row in db.execute(_by_guid(source, chunk, columns, pg))
+        )
     return found
+
+
+def _by_guid(
+    source: Source, guids: list[str], columns: tuple[Any, ...], pg: bool
+) -> sa.Select[Any]:
+    """``columns`` of the offers of ``source`` with these guids.
+
+    On PostgreSQL, one probe of the (source_id, guid) index per guid, whatever the
+    planner knows of the source. It takes a source the table's statistics do not
+    know (a new one; every source is in them while there are fewer than a hundred)
+    for one of a single offer, and then any index on source_id looks as good: it
+    chose (source_id, group_key) and read all the source's offers for each guid,
+    10,000 offers into a new source's first harvest 4.75 million rows a batch (and
+    asked as ``source_id = ? AND guid IN (...)``, once a batch). Given as a
+    subquery, the source is one the planner cannot look up, so it plans for an
+    average one, which only the (source_id, guid) index serves with one probe a
+    guid. The LIMIT keeps the lateral subquery from being flattened into a join.
+    """
+    if not pg:
+        return sa.select(*columns).where(
+            Offer.source_id == source.id, Offer.guid.in_(guids)
+        )
+    guid = (
+        sa.func.unnest(sa.literal(guids, postgresql.ARRAY(sa.String)))
+        .table_valued("guid")
+        .render_derived(name="wanted")
+    )
+    unknown = sa.select(sa.literal(source.id, sa.Integer)).scalar_subquery()
+    probe = (
+        sa.select(*columns)
+        .where(Offer.source_id == unknown, Offer.guid == guid.c.guid)
+        .limit(1)
+        .lateral("offer")
+    )
+    return sa.select(probe).select_from(guid).join(probe, sa.true())
 
 
 def withdraw(db: Session, source: Source, guids: Iterable[str], now: datetime) -> int:
     """Withdraw the offers a document explicitly says are gone (RFC 6721 tombstones)."""
     withdrawn = 0
+    pg = db.get_bind().dialect.name == "postgresql"
     for chunk in _chunks(list(guids)):
+        named = _by_guid(source, chunk, (Offer.id,), pg)
         result = db.execute(
             sa.update(Offer)
-            .where(
-                Offer.source_id == source.id,
-                Offer.guid.in_(chunk),
-                Offer.status != OfferStatus.WITHDRAWN,
-            )
+            .where(Offer.id.in_(named), Offer.status != OfferStatus.WITHDRAWN)
             .values(status=OfferStatus.WITHDRAWN, withdrawn_at=now)
         )
         withdrawn += int(result.rowcount)  # type: ignore[attr-defined]

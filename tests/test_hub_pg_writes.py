@@ -251,16 +251,65 @@ def test_a_harvest_into_postgresql_writes_the_vectors_its_workers_built(
             assert stored == computed
 
 
+def _plan(session: Session, statement: str, parameters: Any) -> list[dict[str, Any]]:
+    """The nodes of ``statement``'s plan as run (EXPLAIN ANALYZE), planned afresh
+    for these parameters as an unprepared statement is (under PgBouncer's
+    transaction pooling, say, each statement of a harvest is)."""
+    plan = (
+        session.connection()
+        .exec_driver_sql(f"EXPLAIN (ANALYZE, FORMAT JSON) {statement}", parameters)
+        .scalar_one()
+    )
+    return list(
+        _nodes((plan if isinstance(plan, list) else json.loads(plan))[0]["Plan"])
+    )
+
+
 def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
     yield plan
     for child in plan.get("Plans", ()):
         yield from _nodes(child)
 
 
-def test_a_batchs_offers_are_looked_up_one_index_probe_each(
-    db: tuple[Session, Source], engine: sa.Engine
+def _one_probe_per_guid(nodes: list[dict[str, Any]], guids: int) -> None:
+    assert (
+        {"uq_offers_source_id", "pk_offers"}
+        >= {n["Index Name"] for n in nodes if "Index Name" in n}
+        >= {"uq_offers_source_id"}
+    )
+    assert sum(n.get("Rows Removed by Filter", 0) for n in nodes) == 0
+    assert sum(n.get("Rows Removed by Index Recheck", 0) for n in nodes) == 0
+    assert max(n["Actual Rows"] for n in nodes) <= guids
+
+
+@pytest.fixture
+def new_source(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> Iterator[tuple[Session, Source]]:
+    """A session and a source new to the offers table's statistics, which know
+    another source's offers (as in a federation's index when a member joins)."""
+    urls = {"a": "https://a.example/f", "b": "https://b.example/f"}
+    registry = load(write_registry(tmp_path / "c.yaml", urls))
+    with sessions() as session:
+        index.sync_registry(session, registry, T0)
+        known, new = session.scalars(sa.select(Source).order_by(Source.key))
+        for start in range(0, 2000, 500):
+            offers = [offer_data(f"k-{n}", "Oferta") for n in range(start, start + 500)]
+            index.upsert_offers(session, known, offers, T0)
+        session.commit()
+        session.execute(sa.text("ANALYZE offers"))
+        yield session, new
+
+
+def test_a_new_sources_offers_are_looked_up_one_index_probe_each(
+    new_source: tuple[Session, Source], engine: sa.Engine
 ) -> None:
-    session, source = db
+    """Each guid of a batch is looked up by one probe of the (source_id, guid)
+    index, however many offers of a source the statistics do not know this very
+    transaction wrote. Before, PostgreSQL read all of them for each guid: a 20,000-
+    offer feed's first harvest took 18.4 s instead of 4.0 s where statements are
+    not prepared (the plans of prepared ones came right after five batches)."""
+    session, source = new_source
     batches = [
         [offer_data(f"o-{b}-{n}", f"Oferta {n}") for n in range(500)]
         for b in range(SIZE // 500 + 1)
@@ -280,21 +329,38 @@ def test_a_batchs_offers_are_looked_up_one_index_probe_each(
         sa.event.remove(engine, "before_cursor_execute", seen)
     assert (counts.new, counts.unchanged) == (500, 500)
     assert len(lookups) == 2  # a statement per 500 guids
-    statement, parameters = lookups[0]
-    plan = (
-        session.connection()
-        .exec_driver_sql(f"EXPLAIN (ANALYZE, FORMAT JSON) {statement}", parameters)
-        .scalar_one()
+    _one_probe_per_guid(_plan(session, *lookups[0]), 500)
+
+
+def test_tombstones_withdraw_a_new_sources_offers_one_index_probe_each(
+    new_source: tuple[Session, Source], engine: sa.Engine
+) -> None:
+    session, source = new_source
+    for start in range(0, SIZE, 500):
+        offers = [offer_data(f"o-{n}", "Oferta") for n in range(start, start + 500)]
+        index.upsert_offers(session, source, offers, T0)
+    gone = [f"o-{n}" for n in range(0, SIZE, 40)]  # 500 tombstones
+    updates: list[tuple[str, Any]] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.lstrip().startswith("UPDATE offers"):
+            updates.append((statement, parameters))
+
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        with session.begin_nested() as tried:  # what withdraw sends, then undone
+            assert index.withdraw(session, source, gone, T0) == 500
+            tried.rollback()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
+    assert len(updates) == 1
+    _one_probe_per_guid(_plan(session, *updates[0]), 500)  # it runs the UPDATE
+    withdrawn = session.scalars(
+        sa.select(Offer.guid).where(
+            Offer.source_id == source.id, Offer.status == "withdrawn"
+        )
     )
-    nodes = list(
-        _nodes((plan if isinstance(plan, list) else json.loads(plan))[0]["Plan"])
-    )
-    assert {"uq_offers_source_id"} == {
-        n["Index Name"] for n in nodes if "Index Name" in n
-    }
-    assert sum(n.get("Rows Removed by Filter", 0) for n in nodes) == 0
-    assert sum(n.get("Rows Removed by Index Recheck", 0) for n in nodes) == 0
-    assert max(n["Actual Rows"] for n in nodes) == 500
+    assert sorted(withdrawn) == sorted(gone)
 
 
 def test_the_offers_compressed_columns_are_lz4_where_the_server_has_it(
