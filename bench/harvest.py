@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import multiprocessing
+import os
 import random
 import resource
 import shutil
@@ -344,10 +345,12 @@ def main() -> None:
     started = time.perf_counter()
     keys = [f"bench/s{s}" for s in range(args.sources)]
     before = cpu_seconds()
+    server_before = database_cpu_seconds(engine)
     footprint = Footprint() if args.footprint else contextlib.nullcontext()
     with pauses["first"], footprint:
         first = harvester.run(due_only=False, keys=keys)
     first_s = time.perf_counter() - started
+    server_after = database_cpu_seconds(engine)
     harvester.close()  # the parsing workers' CPU is counted once they are reaped
     own_cpu, workers_cpu = (a - b for a, b in zip(cpu_seconds(), before, strict=True))
     assert sum(r.new for r in first) == total, [r for r in first if r.status != "ok"]
@@ -409,9 +412,13 @@ def main() -> None:
         "(target >= 2x); "
         f"peak RSS {peak_mb:.0f} MB, largest parsing child {child_mb:.0f} MB"
     )
+    spent = [f"harvester {own_cpu:.2f} s", f"parsing workers {workers_cpu:.2f} s"]
+    cpu = own_cpu + workers_cpu
+    if server_before is not None and server_after is not None:
+        spent.append(f"PostgreSQL {server_after - server_before:.2f} s")
+        cpu += server_after - server_before
     print(
-        f"CPU of the first harvest: harvester {own_cpu:.2f} s, parsing workers "
-        f"{workers_cpu:.2f} s ({(own_cpu + workers_cpu) / feedparser_s:.2f}x "
+        f"CPU of the first harvest: {', '.join(spent)} ({cpu / feedparser_s:.2f}x "
         "feedparser's time)"
     )
     print(
@@ -458,6 +465,26 @@ def cpu_seconds() -> tuple[float, float]:
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
+
+
+def database_cpu_seconds(engine: sa.Engine) -> float | None:
+    """User + system CPU of the PostgreSQL server's processes so far, when it is
+    this machine's (the two cores the harvest has are its too); else None. The
+    harvester's connections stay open meanwhile, so their backends are counted."""
+    local = engine.url.host in (None, "", "localhost", "127.0.0.1", "::1")
+    if engine.dialect.name != "postgresql" or not local:
+        return None
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            line = stat.read_text()
+        except OSError:  # a process that ended meanwhile
+            continue
+        name, _, rest = line.partition(" (")[2].rpartition(")")
+        if name == "postgres":
+            fields = rest.split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def offers_state(sessions: sessionmaker[Session]) -> tuple[object, ...]:
