@@ -287,6 +287,18 @@ def main() -> None:
         action="store_false",
         help="leave the start-up objects to the collector (ecoop worker settles them)",
     )
+    parser.add_argument(
+        "--new-source",
+        type=int,
+        default=0,
+        metavar="N",
+        help="then ANALYZE the index and harvest one more source of N offers",
+    )
+    parser.add_argument(
+        "--unprepared",
+        action="store_true",
+        help="PostgreSQL: no prepared statements (as behind a transaction pooler)",
+    )
     args = parser.parse_args()
 
     rng = random.Random(42)
@@ -312,17 +324,11 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="ecoop-bench-"))
     url = args.database_url or f"sqlite:///{tmp / 'bench.sqlite3'}"
     registry_path = tmp / "clusters.yaml"
-    registry_path.write_text(
-        "clusters:\n  - slug: bench\n    name: {pl: B, lt: B, en: B}\n    country: PL\n"
-        "    sector: metalworking\n    homepage: https://bench.example/\n"
-        "    languages: [pl, lt, en]\n    sources:\n"
-        + "".join(
-            f"      - id: s{s}\n        type: rss\n        url: {base}/feed/{s}\n"
-            for s in range(args.sources)
-        ),
-        encoding="utf-8",
+    registry_path.write_text(registry(base, args.sources), encoding="utf-8")
+    unprepared = args.unprepared and url.startswith("postgresql")
+    engine = hub_db.make_engine(
+        url, **({"connect_args": {"prepare_threshold": None}} if unprepared else {})
     )
-    engine = hub_db.make_engine(url)
     hub_db.upgrade(engine)
     sessions = hub_db.make_sessionmaker(engine)
     with sessions() as db:
@@ -437,6 +443,31 @@ def main() -> None:
         print(f"  unchanged run, {phase}: {seconds / UNCHANGED_RUNS * 1000:.1f} ms")
     statuses = {r.status for r in conditional}
     print(f"statuses of the unchanged harvest: {sorted(statuses)}")
+    if args.new_source:
+        # A member joining a federation whose index has statistics: its first harvest.
+        write_feed(
+            corpus / f"feed-{args.sources}.xml",
+            rng,
+            args.new_source,
+            "pl",
+            "utf-8",
+            args.sources,
+        )
+        registry_path.write_text(registry(base, args.sources + 1), encoding="utf-8")
+        with sessions() as db:
+            index.sync_registry(db, load(registry_path), datetime.now(UTC))
+        with engine.begin() as connection:
+            connection.exec_driver_sql("ANALYZE offers")
+        started = time.perf_counter()
+        [joined] = harvester.run(due_only=False, keys=[f"bench/s{args.sources}"])
+        seconds = time.perf_counter() - started
+        assert joined.new == args.new_source, joined
+        print(
+            f"a new source of {args.new_source} offers after ANALYZE"
+            f"{' (statements not prepared)' if unprepared else ''}: {seconds:.3f} s, "
+            f"{args.new_source / seconds:,.0f} offers/s"
+        )
+        harvester.close()
     server.terminate()
     shutil.rmtree(corpus)
 
@@ -458,6 +489,19 @@ def timed(owner: object, name: str, totals: dict[str, float]) -> Iterator[None]:
         yield
     finally:
         setattr(owner, name, original)
+
+
+def registry(base: str, sources: int) -> str:
+    """clusters.yaml: one cluster of ``sources`` RSS feeds, ``/feed/N`` at ``base``."""
+    return (
+        "clusters:\n  - slug: bench\n    name: {pl: B, lt: B, en: B}\n    country: PL\n"
+        "    sector: metalworking\n    homepage: https://bench.example/\n"
+        "    languages: [pl, lt, en]\n    sources:\n"
+        + "".join(
+            f"      - id: s{s}\n        type: rss\n        url: {base}/feed/{s}\n"
+            for s in range(sources)
+        )
+    )
 
 
 def cpu_seconds() -> tuple[float, float]:
