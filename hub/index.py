@@ -386,15 +386,15 @@ def _by_guid(
     """``columns`` of the offers of ``source`` with these guids.
 
     On PostgreSQL, one probe of the (source_id, guid) index per guid, whatever the
-    planner knows of the source. It takes a source the table's statistics do not
-    know (a new one; every source is in them while there are fewer than a hundred)
-    for one of a single offer, and then any index on source_id looks as good: it
-    chose (source_id, group_key) and read all the source's offers for each guid,
-    10,000 offers into a new source's first harvest 4.75 million rows a batch (and
-    asked as ``source_id = ? AND guid IN (...)``, once a batch). Given as a
-    subquery, the source is one the planner cannot look up, so it plans for an
-    average one, which only the (source_id, guid) index serves with one probe a
-    guid. The LIMIT keeps the lateral subquery from being flattened into a join.
+    planner knows of the source. For a source the table's statistics do not know
+    (a new member's: while there are fewer than a hundred sources, every known one
+    is in them), it expects a single offer, and then every index that starts with
+    source_id costs the same: it took (source_id, group_key) and read all the
+    source's offers for each guid (4.75 million rows a batch, 10,000 offers into a
+    first harvest). Given as a subquery, the source is a value the planner cannot
+    look up: it plans for an average source, which only the (source_id, guid) index
+    serves in one probe a guid. The LIMIT keeps the lateral subquery from being
+    flattened into a join.
     """
     if not pg:
         return sa.select(*columns).where(
