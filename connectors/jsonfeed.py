@@ -13,6 +13,7 @@ from connectors.base import ParseError
 from connectors.base import Source
 from connectors.profile import stream_profile
 from connectors.sniff import sniff
+from feeds._xml import peek
 
 
 class JsonFeedConnector:
@@ -33,11 +34,10 @@ class JsonFeedConnector:
         """Each item handed to ``items`` as it is read; a body left in its file is
         read from there, item by item (``expired: true``: finished)."""
         if result.body_path is None:
-            _check(source, result.body[:4096])
+            _check(source, peek(result.body, 4096))
             return stream_profile(source, result.body, items)
         with open(result.body_path, "rb") as file:
-            _check(source, file.read(4096))
-            file.seek(0)
+            _check(source, peek(file, 4096))
             return stream_profile(source, file, items)
 
 

@@ -37,6 +37,7 @@ from connectors.feeditems import ttl
 from connectors.profile import stream_profile
 from connectors.profile import uses_profile
 from connectors.sniff import sniff
+from feeds._xml import peek
 
 _NOT_FEEDS = {
     "html": "an HTML page, not a feed",
@@ -70,7 +71,7 @@ class RssConnector:
         it is read: its bytes are never all in memory either."""
         if result.body_path is not None:
             with open(result.body_path, "rb") as file:
-                if sniff(file.read(4096)) == "feed" and utf8_as_is(file):
+                if sniff(peek(file, 4096)) == "feed" and utf8_as_is(file):
                     file.seek(0)
                     return _read(source, result, file, items)
             result = result.loaded()  # to be recoded, or refused
@@ -93,12 +94,7 @@ def _read(
 ) -> ParsedDocument:
     """UTF-8 XML (or a file of it, at its start) read by the offer profile's
     reader, else the fast reader, else feedparser (a file is loaded for it)."""
-    if isinstance(body, bytes):
-        head = body[:65536]
-    else:
-        head = body.read(65536)
-        body.seek(0)
-    if uses_profile(head):  # every field of the offer feed profile
+    if uses_profile(peek(body, 65536)):  # every field of the offer feed profile
         return stream_profile(source, body, items)
     document = syndication.stream(body, result.url, items)  # plain feeds, fast
     if document is not None:

@@ -45,6 +45,7 @@ from connectors.feedtext import lang
 from connectors.feedtext import leaf_text
 from connectors.feedtext import parse_date
 from connectors.sniff import mentions
+from feeds._xml import peek
 from feeds._xml import raise_if_out_of_memory
 
 _ATOM_FEED = "{http://www.w3.org/2005/Atom}feed"
@@ -104,16 +105,12 @@ def stream(body: bytes | BinaryIO, url: str, items: Items) -> ParsedDocument | N
     comes back without them. None: declined, and what was taken is retracted.
     ``body`` may be a file of UTF-8 XML opened in binary mode, parsed as it is
     read (its root must start within its first 64 kB)."""
-    if isinstance(body, bytes):
-        start = _ROOT_START.search(body)
-        head = body[: start.start()] if start else b""
-    else:
-        head = body.read(65536)
-        start = _ROOT_START.search(head)
-        head = head[: start.start()] if start else b""
+    head = body if isinstance(body, bytes) else peek(body, 65536)
+    start = _ROOT_START.search(head)
     if start is None or mentions(body, b"xml:base"):
         return None
-    if _DTD.search(head) or _XML11.search(head):  # the prolog
+    prolog = head[: start.start()]
+    if _DTD.search(prolog) or _XML11.search(prolog):
         return None
     base = make_safe_absolute_uri(url, url) or url
     try:

@@ -192,12 +192,8 @@ def _events(data: bytes | BinaryIO) -> Any:
     """lxml's iterparse of ``data`` (or of a file, from its start) without
     entities, network, DTD or huge trees: the ends of entries and items, and of
     the root."""
-    if isinstance(data, bytes):
-        start, source = data[:131072], BytesIO(data)
-    else:
-        data.seek(0)
-        start, source = data.read(131072), data
-        data.seek(0)
+    start = peek(data, 131072)
+    source = BytesIO(data) if isinstance(data, bytes) else data
     # Entity declarations allow expansion bombs (billion laughs) and external
     # entities; a feed needs neither, so they are refused before parsing.
     if start.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -231,6 +227,17 @@ def _refuse_declared(root: El | None, line: int = 1) -> None:
         "DOCTYPE declares entities: refused (entities are never expanded)"
     )
     raise FeedReadError(refused, Message("remove the <!DOCTYPE> block"), line)
+
+
+def peek(data: bytes | BinaryIO, size: int) -> bytes:
+    """The first ``size`` bytes of ``data``, or of a file read from its start and
+    left there (a spilled body, parsed next from its start)."""
+    if isinstance(data, bytes):
+        return data[:size]
+    data.seek(0)
+    head = data.read(size)
+    data.seek(0)
+    return head
 
 
 def raise_if_out_of_memory(error: etree.XMLSyntaxError) -> None:

@@ -18,6 +18,7 @@ import ijson
 
 from feeds._xml import Locate
 from feeds._xml import Transcript
+from feeds._xml import peek
 from feeds.profile import Category
 from feeds.profile import Deleted
 from feeds.profile import FeedInfo
@@ -121,7 +122,7 @@ def _read(
 ) -> ParsedFeed:
     """Hand each offer to ``take`` with its item's index; ``locating``: keep the
     place of every item's keys, for ``where``."""
-    start = data[:4096] if isinstance(data, bytes) else _peek(data, 4096)
+    start = peek(data, 4096)
     head = start.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
     if not head:
         raise FeedReadError(Message("not a feed: the document is empty"))
@@ -152,13 +153,6 @@ def _read(
     return parsed
 
 
-def _peek(file: BinaryIO, size: int) -> bytes:
-    """The first ``size`` bytes of ``file``, which stays at its start."""
-    head = file.read(size)
-    file.seek(0)
-    return head
-
-
 def _read_json(data: bytes, take: Callable[[int, Offer], None]) -> ParsedFeed:
     try:
         doc = json.loads(data.decode("utf-8-sig"))
@@ -183,7 +177,7 @@ def _read_json(data: bytes, take: Callable[[int, Offer], None]) -> ParsedFeed:
 def _stream_json(file: BinaryIO, take: Callable[[int, Offer], None]) -> ParsedFeed:
     """A JSON Feed in a file, read twice (ijson), never whole in memory: the
     feed's own keys, then its items one at a time."""
-    start = 3 if _peek(file, 3) == b"\xef\xbb\xbf" else 0
+    start = 3 if peek(file, 3) == b"\xef\xbb\xbf" else 0
     try:
         file.seek(start)
         doc, items_are = _json_keys(file)
