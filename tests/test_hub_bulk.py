@@ -46,7 +46,7 @@ ROWS = [
     {  # what PostgreSQL's COPY text format escapes (hub.bulk writes through it)
         "name": "a\ttab, a\\N, a back\\slash,\na line\r",
         "seen_at": None,
-        "contact": {"note": "\\N\t\"quoted\""},
+        "contact": {"note": '\\N\t"quoted"'},
         "count": -1,
     },
 ]
