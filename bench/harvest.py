@@ -14,10 +14,8 @@ import multiprocessing
 import os
 import random
 import resource
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -40,6 +38,7 @@ from sqlalchemy.orm import sessionmaker
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.footprint import Footprint  # noqa: E402
+from bench.workdir import workdir  # noqa: E402
 from connectors.http import HttpLimits  # noqa: E402
 from connectors.http import make_http  # noqa: E402
 from connectors.netguard import NetworkPolicy  # noqa: E402
@@ -299,11 +298,22 @@ def main() -> None:
         action="store_true",
         help="PostgreSQL: no prepared statements (as behind a transaction pooler)",
     )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the corpus and the SQLite database (deleted by default)",
+    )
     args = parser.parse_args()
+    with workdir("ecoop-bench-harvest-", keep=args.keep) as tmp:
+        run(args, tmp)
 
+
+def run(args: argparse.Namespace, tmp: Path) -> None:
+    """The benchmark, with its corpus and SQLite database in ``tmp``."""
     rng = random.Random(42)
     langs = ["pl", "lt", "en"]
-    corpus = Path(tempfile.mkdtemp(prefix="ecoop-bench-corpus-"))
+    corpus = tmp / "corpus"
+    corpus.mkdir()
     for s in range(args.sources):
         lang = langs[s % 3]
         encoding = ENCODINGS[lang][s % len(ENCODINGS[lang])]
@@ -321,7 +331,6 @@ def main() -> None:
     size = sum(f.stat().st_size for f in corpus.iterdir())
     server, port = serve(corpus)
     base = f"http://127.0.0.1:{port}"
-    tmp = Path(tempfile.mkdtemp(prefix="ecoop-bench-"))
     url = args.database_url or f"sqlite:///{tmp / 'bench.sqlite3'}"
     registry_path = tmp / "clusters.yaml"
     registry_path.write_text(registry(base, args.sources), encoding="utf-8")
@@ -469,7 +478,7 @@ def main() -> None:
         )
         harvester.close()
     server.terminate()
-    shutil.rmtree(corpus)
+    engine.dispose()
 
 
 @contextlib.contextmanager

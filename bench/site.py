@@ -19,7 +19,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from bench.generate import generate
+from bench.workdir import workdir
 from hub import db as hub_db
 from hub.models import Offer
 
@@ -121,12 +121,23 @@ def main(argv: list[str] | None = None) -> int:
         help="render every request (ECOOP_PAGE_CACHE_SECONDS=0), as for queries "
         "no visitor asked before",
     )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the generated SQLite index and gunicorn's log (deleted by default)",
+    )
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
         return 2
-    workdir = Path(tempfile.mkdtemp(prefix="ecoop-bench-site-"))
-    url = args.database_url or f"sqlite:///{workdir / 'site.sqlite3'}"
+    with workdir("ecoop-bench-site-", keep=args.keep) as tmp:
+        return run(args, tmp)
+
+
+def run(args: argparse.Namespace, tmp: Path) -> int:
+    """The benchmark, with its SQLite index (unless --database-url) and gunicorn's
+    log in ``tmp``."""
+    url = args.database_url or f"sqlite:///{tmp / 'site.sqlite3'}"
     engine = hub_db.make_engine(url)
     if not _count(engine):
         print(f"generating {args.offers} offers into {url} ...", flush=True)
@@ -160,8 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         f"wrk -t2 -c{args.connections} -d{args.duration}s on loopback; "
         f"page cache {'off' if args.no_page_cache else 'on'}"
     )
-    log = workdir / "gunicorn.log"
-    print(f"gunicorn's log: {log}")
+    log = tmp / "gunicorn.log"  # kept with --keep
     with gunicorn(MINIMAL_APP, env, log) as base:
         ceiling, ceiling_p99 = wrk(base + "/", args.duration, args.connections)
     label = "minimal Flask page (ceiling)"
