@@ -91,6 +91,7 @@ GROUP_BATCHES = 20
 # profile feed's 172 MB). Smaller ones go through the pipe (~7,000 offers of the
 # bench's feeds).
 SPILL_BYTES = 8 * 1024 * 1024
+MAX_INTERNAL = 300  # chars of an internal error's message kept in the run (_internal)
 
 
 class Harvester:
@@ -494,12 +495,7 @@ class Harvester:
             source = db.get(Source, job.source_id, populate_existing=True)
             run = db.get(HarvestRun, job.run_id)
             assert source is not None and run is not None
-            outcome = Outcome(
-                job,
-                error=ConnectorError(
-                    job.spec.url, f"internal error: {type(e).__name__}: {e}", "internal"
-                ),
-            )
+            outcome = Outcome(job, error=_internal(job.spec.url, e))
             summary = recording.apply(
                 db, source, run, outcome, self.clock(), self.jitter()
             )
@@ -722,11 +718,21 @@ def _failures(outcome: Outcome) -> Iterator[None]:
         outcome.error = e
     except Exception as e:  # a bug or a library crash must not stop other sources
         log.exception("harvest of %s crashed", outcome.job.spec.key)
-        outcome.error = ConnectorError(
-            outcome.job.spec.url,
-            f"internal error: {type(e).__name__}: {e}",
-            "internal",
-        )
+        outcome.error = _internal(outcome.job.spec.url, e)
+
+
+def _internal(url: str, error: Exception) -> ConnectorError:
+    """A failure of the hub's own (a bug, a library's crash, the database refusing a
+    write) as a run's error: its type and the first line of its message, at most
+    MAX_INTERNAL chars; the traceback is in the log. A database error says what the
+    driver said: SQLAlchemy's message adds the statement and its parameters, which
+    the public status page and API showed (the schema, offers' text)."""
+    cause = error.orig if isinstance(error, sa.exc.DBAPIError) else error
+    lines = str(cause).strip().splitlines()
+    first = lines[0][:MAX_INTERNAL] if lines else ""
+    return ConnectorError(
+        url, f"internal error: {type(error).__name__}: {first}", "internal"
+    )
 
 
 def _host(url: str) -> str:

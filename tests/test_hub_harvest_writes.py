@@ -250,6 +250,47 @@ def test_a_document_that_cannot_be_written_fails_alone(
     assert dict(sources) == {f"metal/{n}": 2 for n in NAMES if n != "d"}
 
 
+# Makes the database refuse every new offer, as a full disk would (its own message).
+REFUSE_OFFERS = {
+    "sqlite": [
+        "CREATE TRIGGER refuse BEFORE INSERT ON offers "
+        "BEGIN SELECT RAISE(ABORT, 'no room for new offers'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql "
+        "AS $$ BEGIN RAISE EXCEPTION 'no room for new offers'; END $$",
+        "CREATE TRIGGER refuse BEFORE INSERT ON offers "
+        "FOR EACH ROW EXECUTE FUNCTION refuse()",
+    ],
+}
+
+
+def test_a_refused_write_shows_the_databases_words_not_the_statement(
+    registered: sessionmaker[Session], harvester: Harvester, clock: Clock
+) -> None:
+    """Runs' errors are public (the status page, the API): a database's refusal is
+    shown as its driver's message, without the statement and parameters
+    SQLAlchemy's message carries. Once the database takes writes again, the next
+    run writes the offers."""
+    engine = registered.kw["bind"]
+    with engine.begin() as connection:
+        for statement in REFUSE_OFFERS[engine.dialect.name]:
+            connection.exec_driver_sql(statement)
+    summaries = harvester.run(due_only=False)
+    assert {(s.status, s.error_class) for s in summaries} == {("error", "internal")}
+    for run in latest_runs(registered).values():
+        assert run.error is not None
+        assert run.error.startswith("internal error: ")
+        assert run.error.endswith(": no room for new offers"), run.error
+        assert "INSERT" not in run.error and "offers_" not in run.error
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "DROP TRIGGER refuse" + " ON offers" * (engine.dialect.name == "postgresql")
+        )
+    clock.now += timedelta(hours=1)
+    assert {(s.status, s.new) for s in harvester.run(due_only=False)} == {("ok", 2)}
+
+
 def test_a_group_holds_a_bounded_number_of_batches() -> None:
     sizes = [12, 8, 1, 300, 5, 0, 0]
     outcomes = []
