@@ -394,18 +394,24 @@ def _translated(url: str, limits: HttpLimits, deadline: float) -> Iterator[None]
         http.client.HTTPException,
         OSError,
     ) as e:
-        described = f"{type(e).__name__}: {e}"
+        described = f"{type(e).__name__}: {_system_words(e) or e}"
         if time.monotonic() >= deadline:  # whatever the watchdog's cut looked like
             raise _late(url, limits) from e
         if isinstance(e, CodingError):
             raise FetchError(url, str(e), "protocol") from e
-        if isinstance(e, requests.Timeout | urllib3.exceptions.TimeoutError):
-            raise FetchError(url, f"timed out: {e}", "timeout") from e
+        if isinstance(e, _CONNECT_TIMEOUTS):
+            waited = f"connecting ({limits.connect_timeout:g} s)"
+            raise FetchError(url, f"timed out {waited}", "timeout") from e
+        if isinstance(e, _TIMEOUTS):
+            waited = f"waiting for data ({limits.read_timeout:g} s without a byte)"
+            raise FetchError(url, f"timed out {waited}", "timeout") from e
         if isinstance(e, _PROTOCOL) or _protocol_cause(e):
             raise FetchError(url, described, "protocol") from e
         raise FetchError(url, described, "network") from e
 
 
+_CONNECT_TIMEOUTS = (requests.ConnectTimeout, urllib3.exceptions.ConnectTimeoutError)
+_TIMEOUTS = (requests.Timeout, urllib3.exceptions.TimeoutError)
 _PROTOCOL = (
     requests.exceptions.InvalidURL,
     requests.exceptions.InvalidSchema,
@@ -421,6 +427,33 @@ _PROTOCOL = (
 def _protocol_cause(error: BaseException) -> bool:
     """Whether the server broke HTTP (a garbage status line, a bad chunk...) rather
     than the network failing (reset, refused, TLS)."""
+    return any(
+        isinstance(e, http.client.HTTPException)
+        and not isinstance(e, http.client.RemoteDisconnected)
+        for e in _chain(error)
+    )
+
+
+def _system_words(error: BaseException) -> str | None:
+    """What the operating system or TLS said under requests' and urllib3's wrappers
+    ("Connection refused", "Remote end closed connection without response",
+    "[SSL: CERTIFICATE_VERIFY_FAILED] ..."), if it said
+    anything. The wrappers' message ("Max retries exceeded ... _HTTPPool(host=...)
+    ... NewConnectionError(...)") is what a run's error showed, on the status page
+    too."""
+    for e in _chain(error):
+        if not isinstance(e, OSError) or isinstance(e, requests.RequestException):
+            continue
+        if e.strerror:
+            return str(e.strerror)
+        if e.args and isinstance(e.args[0], str):  # http.client's RemoteDisconnected
+            return e.args[0]
+    return None
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    """``error`` and every exception under it: causes, contexts, urllib3's
+    ``reason`` and exceptions among the arguments, each once."""
     seen: set[int] = set()
     stack: list[Any] = [error]
     while stack:
@@ -428,13 +461,9 @@ def _protocol_cause(error: BaseException) -> bool:
         if not isinstance(e, BaseException) or id(e) in seen:
             continue
         seen.add(id(e))
-        if isinstance(e, http.client.HTTPException) and not isinstance(
-            e, http.client.RemoteDisconnected
-        ):
-            return True
+        yield e
         stack.extend([e.__cause__, e.__context__, getattr(e, "reason", None)])
         stack.extend(e.args)
-    return False
 
 
 def _late(url: str, limits: HttpLimits) -> FetchError:

@@ -89,6 +89,7 @@ def test_a_server_that_accepts_and_never_answers_times_out() -> None:
         started = time.monotonic()
         error = fetch_error(url + "/feed", limits)
     assert error.error_class == "timeout" and time.monotonic() - started < 2
+    assert error.message == "timed out waiting for data (0.5 s without a byte)"
 
 
 def test_a_server_that_stops_after_the_headers_times_out() -> None:
@@ -97,7 +98,12 @@ def test_a_server_that_stops_after_the_headers_times_out() -> None:
         stop.wait(10)
 
     with raw_server(headers_only) as url:
-        assert fetch_error(url + "/feed").error_class == "timeout"
+        error = fetch_error(url + "/feed")
+    assert error.error_class == "timeout"
+    assert (
+        error.message
+        == f"timed out waiting for data ({QUICK.read_timeout:g} s without a byte)"
+    )
 
 
 def test_the_deadline_stops_a_server_trickling_a_byte_at_a_time() -> None:
@@ -325,15 +331,27 @@ def test_a_body_shorter_than_its_length_is_a_protocol_error() -> None:
         assert fetch_error(url + "/feed").error_class == "protocol"
 
 
+# A run's error is shown on the status page: the system's words, not the wrappers'
+# ("Max retries exceeded with url: ... _HTTPPool(host=...) ... NewConnectionError").
+
+
 def test_a_server_that_hangs_up_before_answering_is_a_network_error() -> None:
     with raw_server(lambda conn, stop: None) as url:
-        assert fetch_error(url + "/feed").error_class == "network"
+        error = fetch_error(url + "/feed")
+    assert (error.error_class, error.message) == (
+        "network",
+        "ConnectionError: Remote end closed connection without response",
+    )
 
 
 def test_a_refused_connection_is_a_network_error() -> None:
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
-    assert fetch_error(f"http://127.0.0.1:{port}/feed").error_class == "network"
+    error = fetch_error(f"http://127.0.0.1:{port}/feed")
+    assert (error.error_class, error.message) == (
+        "network",
+        "ConnectionError: Connection refused",
+    )
 
 
 @pytest.mark.parametrize(
