@@ -33,6 +33,7 @@ from hub import metrics
 from hub import scheduler
 from hub import search_segments
 from hub.cli_output import HarvestProgress
+from hub.cli_output import print_health
 from hub.cli_output import print_summaries
 from hub.harvest import Harvester
 from hub.registry import Registry
@@ -259,21 +260,7 @@ def status() -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     with app.extensions["ecoop.sessions"]() as session:
         health = listings.list_source_health(session)
-    click.echo(
-        f"{'source':<32} {'state':<9} {'last run':<17} {'result':<12} {'http':>4} "
-        f"{'new':>4} {'upd':>4} {'same':>5} {'errs':>4} {'next check':<17} note"
-    )
-    for row in health:
-        run, src = row.last_run, row.source
-        when = f"{run.started_at:%Y-%m-%d %H:%M}" if run else "-"
-        click.echo(
-            f"{src.key:<32} {row.state:<9} {when:<17} {run.status if run else '-':<12} "
-            f"{(run.http_status if run else None) or '-':>4} "
-            f"{run.items_new if run else 0:>4} {run.items_updated if run else 0:>4} "
-            f"{run.items_unchanged if run else 0:>5} {src.consecutive_errors:>4} "
-            f"{src.next_check_at:%Y-%m-%d %H:%M}  "
-            f"{src.attention or src.last_error or (run.warning if run else '') or ''}"
-        )
+    print_health(health)
     sys.exit(1 if any(row.state in ("failing", "attention") for row in health) else 0)
 
 

@@ -9,11 +9,13 @@ from typing import TextIO
 
 import click
 
+from hub.listings import SourceHealth
 from hub.logs import escape
 from hub.recording import RunSummary
 
 
 def print_summaries(summaries: list[RunSummary]) -> None:
+    """``ecoop harvest``'s table: a line per source harvested."""
     width = max([34, *(len(s.source) for s in summaries)])
     click.echo(
         f"{'source':<{width}} {'status':<13} {'new':>5} {'updated':>8}"
@@ -23,7 +25,28 @@ def print_summaries(summaries: list[RunSummary]) -> None:
         note = f"{s.error_class}: {s.error}" if s.error else (s.warning or "")
         click.echo(
             f"{s.source:<{width}} {s.status:<13} {s.new:>5} {s.updated:>8}"
-            f" {s.unchanged:>10} {s.withdrawn:>10} {s.failed:>7}  {note}"
+            f" {s.unchanged:>10} {s.withdrawn:>10} {s.failed:>7}  {escape(note)}"
+        )
+
+
+def print_health(health: list[SourceHealth]) -> None:
+    """``ecoop status``'s table: a line per source, its last run and its health."""
+    width = max([32, *(len(row.source.key) for row in health)])
+    click.echo(
+        f"{'source':<{width}} {'state':<9} {'last run':<17} {'result':<12} {'http':>4} "
+        f"{'new':>4} {'upd':>4} {'same':>5} {'errs':>4} {'next check':<17} note"
+    )
+    for row in health:
+        run, src = row.last_run, row.source
+        when = f"{run.started_at:%Y-%m-%d %H:%M}" if run else "-"
+        note = src.attention or src.last_error or (run.warning if run else "") or ""
+        click.echo(
+            f"{src.key:<{width}} {row.state:<9} {when:<17} "
+            f"{run.status if run else '-':<12} "
+            f"{(run.http_status if run else None) or '-':>4} "
+            f"{run.items_new if run else 0:>4} {run.items_updated if run else 0:>4} "
+            f"{run.items_unchanged if run else 0:>5} {src.consecutive_errors:>4} "
+            f"{src.next_check_at:%Y-%m-%d %H:%M}  {escape(note)}"
         )
 
 

@@ -107,9 +107,12 @@ def test_status_command_exits_1_when_a_source_fails(
     ok = ecoop("status")
     assert ok.exit_code == 0, ok.output
     keys = sorted(demo_sources(demo_registry))
-    assert [line.split()[:2] for line in ok.output.splitlines()[1:]] == [
-        [key, "ok"] for key in keys
-    ]
+    header, *lines = ok.output.splitlines()
+    assert [line.split()[:2] for line in lines] == [[key, "ok"] for key in keys]
+    # the columns line up under the header, the demo's longest key (41) included
+    state = header.index("state")
+    assert max(map(len, keys)) > 32
+    assert [line[state : state + 9].rstrip() for line in lines] == ["ok"] * len(keys)
     monkeypatch.setenv("ECOOP_DEMO_SITES", "http://127.0.0.1:9")  # nothing listens
     harvest = ecoop("harvest", "--source", "metalklaster/offers")
     assert harvest.exit_code == 1
@@ -122,3 +125,19 @@ def test_status_command_exits_1_when_a_source_fails(
     assert rows == {
         key: "failing" if key == "metalklaster/offers" else "ok" for key in keys
     }
+
+
+def test_status_command_prints_a_note_on_one_line_with_no_terminal_control(
+    harvested_app: Flask, ecoop: Callable[..., Result]
+) -> None:
+    """A source's error may quote what a member site sent: an escape sequence in it
+    must not reach the operator's terminal, nor a line break break the table."""
+    with harvested_app.extensions["ecoop.sessions"]() as db:
+        source = db.scalar(sa.select(Source).where(Source.key == "metalklaster/offers"))
+        assert source is not None
+        source.last_error = "bad\x1b[2J\nbody\u202eevil"
+        db.commit()
+    result = ecoop("status")
+    [line] = [row for row in result.output.splitlines() if "metalklaster/offers" in row]
+    assert line.endswith("bad\\x1b[2J\\nbody\\u202eevil")
+    assert "\x1b" not in result.output and "\u202e" not in result.output
