@@ -341,7 +341,7 @@ def test_the_document_describes_every_endpoint_and_search_parameter(
     app: Flask, openapi: dict[str, Any]
 ) -> None:
     served = {
-        rule.rule.removeprefix("/api/v1").replace("<int:offer_id>", "{id}")
+        rule.rule.removeprefix("/api/v1").replace("<id:offer_id>", "{id}")
         for rule in app.url_map.iter_rules()
         if rule.rule.startswith("/api/v1/") and "<path:" not in rule.rule
     }

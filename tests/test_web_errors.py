@@ -15,6 +15,9 @@ from lxml import html
         ("/lt/offers/999999", {}, "lt", "Puslapis nerastas"),
         ("/de/offers/", {"Accept-Language": "lt"}, "lt", "Puslapis nerastas"),
         ("/en/companies/999999/", {}, "en", "Page not found"),
+        # past a 64-bit key: SQLite's driver raised OverflowError (a 500)
+        (f"/pl/offers/{2**64}", {}, "pl", "Nie znaleziono strony"),
+        (f"/en/companies/{2**63}/", {}, "en", "Page not found"),
     ],
 )
 def test_a_missing_page_is_a_page_of_the_site_in_its_language(
@@ -45,7 +48,8 @@ def test_a_form_without_its_token_says_so_in_the_visitors_language(
     assert "Formularz wygasł" in text
 
 
-def test_the_api_answers_errors_in_json(client: FlaskClient) -> None:
-    response = client.get("/api/v1/no-such-thing")
+@pytest.mark.parametrize("path", ["/api/v1/no-such-thing", f"/api/v1/offers/{2**64}"])
+def test_the_api_answers_errors_in_json(client: FlaskClient, path: str) -> None:
+    response = client.get(path)
     assert response.status_code == 404
     assert response.get_json()["error"]

@@ -13,6 +13,8 @@ from flask_babel import Babel
 from flask_babel import format_date
 from flask_babel import format_datetime
 from flask_babel import format_decimal
+from werkzeug.routing import IntegerConverter
+from werkzeug.routing import Map
 from werkzeug.wrappers import Response
 
 from connectors.bounded import FORK_GUARD
@@ -37,7 +39,17 @@ from hub.web.pages import bp as pages_bp
 LANGUAGE_NAMES = {"pl": "Polski", "lt": "Lietuvių", "en": "English"}
 
 
+class RowId(IntegerConverter):
+    """``<id:name>`` in a route: a row's id, a positive integer a 64-bit key can
+    hold. Any other number is no page (404): SQLite's driver refused one past 2**63
+    with an OverflowError, a 500 any visitor could cause."""
+
+    def __init__(self, url_map: Map) -> None:
+        super().__init__(url_map, min=1, max=2**63 - 1)
+
+
 def init_app(app: Flask) -> None:
+    app.url_map.converters["id"] = RowId  # before the routes that use it
     Babel(
         app,
         locale_selector=current_language,

@@ -133,7 +133,7 @@ def offers() -> ResponseReturnValue:
     return jsonify(body)
 
 
-@bp.get("/offers/<int:offer_id>")
+@bp.get("/offers/<id:offer_id>")
 def offer(offer_id: int) -> ResponseReturnValue:
     db = get_session()
     found = listings.find_offer(db, offer_id)

@@ -44,7 +44,7 @@ def companies() -> str:
     )
 
 
-@bp.get("/companies/<int:organisation_id>/")
+@bp.get("/companies/<id:organisation_id>/")
 def company(organisation_id: int) -> str:
     db = get_session()
     found = listings.find_organisation(db, organisation_id)

@@ -1,10 +1,12 @@
 """Error pages in the visitor's language: 4xx and 5xx answers of the site are pages of
-the site (the JSON API answers its own errors in JSON, hub.web.api_v1)."""
+the site (the JSON API answers its own errors in JSON, hub.web.api_v1; an address
+under /api/ that no route takes is answered in JSON here)."""
 
 from __future__ import annotations
 
 from flask import Flask
 from flask import g
+from flask import jsonify
 from flask import make_response
 from flask import render_template
 from flask import request
@@ -38,8 +40,10 @@ def page(error: HTTPException) -> ResponseReturnValue:
     from hub.web import best_language  # hub.web registers this module
 
     code = error.code or 500
-    if code < 400 or request.path.startswith("/api/"):
+    if code < 400:
         return error
+    if request.path.startswith("/api/"):  # no API route matched: JSON, as its own
+        return jsonify(error=error.description or error.name), code
     if "lang" not in g:
         first = request.path.strip("/").split("/")[0]
         g.lang = first if first in UI_LANGUAGES else best_language()

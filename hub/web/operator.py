@@ -92,7 +92,7 @@ def sign_out() -> ResponseReturnValue:
     return redirect(url_for("pages.status"), 303)
 
 
-@bp.post("/status/sources/<int:source_id>/harvest")
+@bp.post("/status/sources/<id:source_id>/harvest")
 def harvest_now(source_id: int) -> ResponseReturnValue:
     """Make a source due now: the next scheduler tick (any worker) harvests it."""
     if not signed_in():

@@ -44,7 +44,7 @@ def offers() -> str:
     )
 
 
-@bp.get("/offers/<int:offer_id>")
+@bp.get("/offers/<id:offer_id>")
 def offer(offer_id: int) -> str:
     db = get_session()
     found = listings.find_offer(db, offer_id)
