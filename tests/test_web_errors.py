@@ -53,3 +53,41 @@ def test_the_api_answers_errors_in_json(client: FlaskClient, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 404
     assert response.get_json()["error"]
+
+
+# Past a 64-bit key (SQLite's driver raised OverflowError), and past the 4,300 digits
+# Python reads (int() raised ValueError): both were 500s any visitor could cause.
+HUGE = [str(2**64), "9" * 5000]
+
+
+@pytest.mark.parametrize("number", HUGE, ids=["2**64", "5000 digits"])
+@pytest.mark.parametrize(
+    "template",
+    [
+        "/en/offers/?page={}",
+        "/en/offers/?organisation={}",
+        "/en/jobs/?page={}",
+        "/en/companies/?page={}",
+    ],
+)
+def test_a_number_past_every_range_in_a_query_is_still_a_page(
+    client: FlaskClient, template: str, number: str
+) -> None:
+    assert client.get(template.format(number)).status_code == 200
+
+
+@pytest.mark.parametrize("number", HUGE, ids=["2**64", "5000 digits"])
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("/api/v1/organisations?page={}", "page: expected an integer from 1 to 1000"),
+        ("/api/v1/offers?organisation={}", "organisation: expected an organisation id"),
+        ("/api/v1/offers?limit={}", "limit: expected an integer from 1 to "),
+    ],
+)
+def test_the_api_refuses_a_number_past_its_range_by_name(
+    client: FlaskClient, template: str, message: str, number: str
+) -> None:
+    response = client.get(template.format(number))
+    assert response.status_code == 400
+    assert response.get_json()["error"].startswith(message)

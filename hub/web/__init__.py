@@ -13,8 +13,6 @@ from flask_babel import Babel
 from flask_babel import format_date
 from flask_babel import format_datetime
 from flask_babel import format_decimal
-from werkzeug.routing import IntegerConverter
-from werkzeug.routing import Map
 from werkzeug.wrappers import Response
 
 from connectors.bounded import FORK_GUARD
@@ -33,19 +31,11 @@ from hub.web.checker import bp as checker_bp
 from hub.web.clusters import bp as clusters_bp
 from hub.web.companies import bp as companies_bp
 from hub.web.jobs import bp as jobs_bp
+from hub.web.numbers import RowId
 from hub.web.operator import bp as operator_bp
 from hub.web.pages import bp as pages_bp
 
 LANGUAGE_NAMES = {"pl": "Polski", "lt": "Lietuvių", "en": "English"}
-
-
-class RowId(IntegerConverter):
-    """``<id:name>`` in a route: a row's id, a positive integer a 64-bit key can
-    hold. Any other number is no page (404): SQLite's driver refused one past 2**63
-    with an OverflowError, a 500 any visitor could cause."""
-
-    def __init__(self, url_map: Map) -> None:
-        super().__init__(url_map, min=1, max=2**63 - 1)
 
 
 def init_app(app: Flask) -> None:

@@ -42,6 +42,9 @@ from hub.search import search_offers
 from hub.text import is_http_url
 from hub.text import sanitize_html
 from hub.web import search_args
+from hub.web.numbers import MAX_PAGE
+from hub.web.numbers import number_in
+from hub.web.numbers import page_number
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 
@@ -191,14 +194,14 @@ def organisations() -> ResponseReturnValue:
     args = request.args
     limit = _limit(args)
     page = args.get("page", "1")
-    if not page.isascii() or not page.isdigit() or int(page) < 1:
-        raise ApiError(400, "page: expected a positive integer")
+    if str(page_number(page)) != page:  # the page served is the page asked for
+        raise ApiError(400, f"page: expected an integer from 1 to {MAX_PAGE}")
     found = listings.list_organisations(
         get_session(),
         (args.get("q") or "").strip()[:200],
         cluster=args.get("cluster") or None,
         country=args.get("country") or None,
-        page=int(page),
+        page=page_number(page),
         per_page=limit,
     )
     more = found.page < found.pages
@@ -326,10 +329,10 @@ def _time(value: datetime | None) -> str | None:
 
 
 def _limit(args: Mapping[str, str]) -> int:
-    raw = args.get("limit") or str(DEFAULT_LIMIT)
-    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    limit = number_in(args.get("limit") or str(DEFAULT_LIMIT), 1, MAX_LIMIT)
+    if limit is None:
         raise ApiError(400, f"limit: expected an integer from 1 to {MAX_LIMIT}")
-    return int(raw)
+    return limit
 
 
 def _facets(raw: str | None) -> tuple[str, ...]:

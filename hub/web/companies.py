@@ -13,6 +13,7 @@ from hub.db import get_session
 from hub.search import OfferQuery
 from hub.search import search_offers
 from hub.web.localized import localized_blueprint
+from hub.web.numbers import page_number
 
 bp = localized_blueprint("companies", __name__)
 PER_PAGE = 30
@@ -31,7 +32,7 @@ def companies() -> str:
         text,
         cluster=cluster,
         country=country,
-        page=max(1, args.get("page", 1, type=int) or 1),
+        page=page_number(args.get("page")),
         per_page=PER_PAGE,
     )
     return render_template(
@@ -50,7 +51,7 @@ def company(organisation_id: int) -> str:
     found = listings.find_organisation(db, organisation_id)
     if found is None:
         abort(404)
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = page_number(request.args.get("page"))
     offers = search_offers(
         db,
         OfferQuery(

@@ -12,6 +12,7 @@ from hub.search import ALL_FACETS
 from hub.search import POSTED_WITHIN
 from hub.search import OfferQuery
 from hub.web import search_page
+from hub.web.numbers import row_id
 
 # Every filter a search page knows: the offers page's plus the job exchange's.
 FILTERS = ALL_FACETS
@@ -41,7 +42,7 @@ def to_params(query: OfferQuery) -> dict[str, str]:
 
 def _check_numbers() -> None:
     organisation = request.args.get("organisation", "")
-    if organisation and not (organisation.isascii() and organisation.isdigit()):
+    if organisation and row_id(organisation) is None:
         raise SearchArgsError("organisation: expected an organisation id")
     posted = request.args.get("posted", "")
     choices = ", ".join(str(d) for d in POSTED_WITHIN)

@@ -20,6 +20,8 @@ from hub.search import OfferPage
 from hub.search import OfferQuery
 from hub.search import search_offers
 from hub.web import labels
+from hub.web.numbers import page_number
+from hub.web.numbers import row_id
 
 # URL parameter -> OfferQuery field; the parameter is the facet's name.
 TEXT_FILTERS = (
@@ -76,13 +78,13 @@ def read_query(facets: tuple[str, ...], **scope: Any) -> OfferQuery:
         place = find_place(values["town"])
         values["town"] = place.key if place is not None else values["town"]
     if "organisation" in facets:
-        values["organisation"] = args.get("organisation", type=int)
+        values["organisation"] = row_id(args.get("organisation"))
     if "posted" in facets:
         posted = args.get("posted", type=int)
         values["posted_within"] = posted if posted in POSTED_WITHIN else None
     return OfferQuery(
         text=args.get("q", "").strip()[:200],
-        page=max(1, args.get("page", 1, type=int) or 1),
+        page=page_number(args.get("page")),
         sort="date" if args.get("sort") == "date" else "relevance",
         facets=facets,
         view_language=g.get("lang"),  # one version per offer, the visitor's first
