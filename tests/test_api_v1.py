@@ -24,6 +24,7 @@ from werkzeug.test import TestResponse
 
 from hub.web import api_v1
 from hub.web import search_args
+from hub.web.numbers import MAX_PAGE
 
 DOC_URI = "urn:ecoop:openapi"
 
@@ -348,4 +349,7 @@ def test_the_document_describes_every_endpoint_and_search_parameter(
     assert served == set(openapi["paths"])
     documented = {p["name"] for p in openapi["paths"]["/offers"]["get"]["parameters"]}
     assert documented == {"q", *search_args.FILTERS, "facets", "limit", "cursor"}
+    paged = openapi["paths"]["/organisations"]["get"]["parameters"]
+    [page] = [p for p in paged if p["name"] == "page"]
+    assert page["schema"]["maximum"] == MAX_PAGE
     assert api_v1.openapi_document() is api_v1.openapi_document()  # read once
