@@ -18,6 +18,7 @@ from lxml import html
         # past a 64-bit key: SQLite's driver raised OverflowError (a 500)
         (f"/pl/offers/{2**64}", {}, "pl", "Nie znaleziono strony"),
         (f"/en/companies/{2**63}/", {}, "en", "Page not found"),
+        ("/lt/offers/" + "9" * 5000, {}, "lt", "Puslapis nerastas"),
     ],
 )
 def test_a_missing_page_is_a_page_of_the_site_in_its_language(
