@@ -193,15 +193,16 @@ def organisations() -> ResponseReturnValue:
     directory's query: ``q`` in the name, ``cluster``, ``country``)."""
     args = request.args
     limit = _limit(args)
-    page = args.get("page", "1")
-    if str(page_number(page)) != page:  # the page served is the page asked for
+    asked = args.get("page", "1")
+    page = page_number(asked)
+    if str(page) != asked:  # the page served is the page asked for
         raise ApiError(400, f"page: expected an integer from 1 to {MAX_PAGE}")
     found = listings.list_organisations(
         get_session(),
         (args.get("q") or "").strip()[:200],
         cluster=args.get("cluster") or None,
         country=args.get("country") or None,
-        page=page_number(page),
+        page=page,
         per_page=limit,
     )
     more = found.page < found.pages
